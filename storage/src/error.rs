@@ -1,4 +1,6 @@
-//! Store errors, as the broker sees them.
+//! Store errors, as the broker sees them, and how each backend's own errors
+//! map onto them. This module decides what a failure means to the caller; it
+//! must not retry or log.
 
 /// Why a store operation failed. The broker turns each into an ERROR frame
 /// for the client whose frame caused it; nothing already stored is lost.
@@ -15,4 +17,55 @@ pub enum StoreError {
     /// The store is shutting down and takes no more writes.
     #[error("store is closed")]
     Closed,
+    /// The backend refused this operation's data (a constraint such as an
+    /// empty queue name). Retrying the same call fails again: report it to
+    /// the client whose frame caused it.
+    #[error("store rejected the operation: {0}")]
+    Rejected(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        use sqlx::error::ErrorKind;
+        match error {
+            sqlx::Error::PoolClosed => StoreError::Closed,
+            sqlx::Error::Database(ref database) => match database.kind() {
+                ErrorKind::UniqueViolation
+                | ErrorKind::ForeignKeyViolation
+                | ErrorKind::NotNullViolation
+                | ErrorKind::CheckViolation
+                | ErrorKind::ExclusionViolation => StoreError::Rejected(error.to_string()),
+                _ => StoreError::Unavailable(error.to_string()),
+            },
+            // A column that does not decode as its schema says means the file
+            // was written by something else (or damaged): retrying won't help.
+            sqlx::Error::ColumnDecode { .. }
+            | sqlx::Error::Decode(_)
+            | sqlx::Error::ColumnNotFound(_)
+            | sqlx::Error::ColumnIndexOutOfBounds { .. }
+            | sqlx::Error::TypeNotFound { .. } => StoreError::Corrupt(error.to_string()),
+            sqlx::Error::Migrate(migrate) => StoreError::from(*migrate),
+            other => StoreError::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(error: sqlx::migrate::MigrateError) -> Self {
+        use sqlx::migrate::MigrateError;
+        match error {
+            MigrateError::Execute(inner) => StoreError::from(inner),
+            // Applied migrations that differ from, or are missing in, this
+            // build: the database belongs to another version of Herald.
+            other => StoreError::Corrupt(format!("schema: {other}")),
+        }
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    /// JSON only stores header lists, which always encode; a decode failure
+    /// means a stored row was damaged.
+    fn from(error: serde_json::Error) -> Self {
+        StoreError::Corrupt(format!("headers: {error}"))
+    }
 }

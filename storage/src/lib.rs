@@ -9,3 +9,4 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use queue::{QueueStore, QueuedMessage, StoredId};
+pub use sqlite::SqliteQueueStore;

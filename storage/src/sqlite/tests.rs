@@ -1,0 +1,210 @@
+//! Tests of what is particular to the SQLite backend: group commit, the
+//! connection settings, corrupt rows and the embedded schema. The behaviour
+//! every backend shares is checked by the contract tests in `tests/`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sqlx::{ConnectOptions, Connection, SqliteConnection};
+use tempfile::TempDir;
+
+use super::{connect_options, SqliteQueueStore, DATABASE_FILE, MIGRATIONS};
+use crate::{QueueStore, StoreError};
+
+async fn open_raw(directory: &TempDir) -> SqliteConnection {
+    connect_options(&directory.path().join(DATABASE_FILE))
+        .connect()
+        .await
+        .expect("raw connection")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enqueues_share_commits() {
+    let directory = TempDir::new().expect("temp dir");
+    let store = Arc::new(
+        SqliteQueueStore::open(directory.path())
+            .await
+            .expect("open"),
+    );
+    let before = store.commits();
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for number in 0..1_000u32 {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let body = Bytes::from(number.to_be_bytes().to_vec());
+            store.enqueue("/queue/batch", Vec::new(), body).await
+        });
+    }
+    let mut ids = HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        ids.insert(joined.expect("task").expect("enqueue"));
+    }
+
+    let commits = store.commits() - before;
+    assert_eq!(ids.len(), 1_000);
+    assert!(commits >= 1, "nothing was committed");
+    assert!(
+        commits < 100,
+        "1,000 concurrent enqueues took {commits} commits: group commit is not grouping"
+    );
+    assert_eq!(store.pending().await.expect("pending").len(), 1_000);
+}
+
+#[tokio::test]
+async fn one_rejected_change_does_not_fail_its_batch() {
+    let directory = TempDir::new().expect("temp dir");
+    let store = Arc::new(
+        SqliteQueueStore::open(directory.path())
+            .await
+            .expect("open"),
+    );
+
+    // Sent together so they likely share a batch; the empty queue name
+    // breaks the schema's CHECK and must fail alone.
+    let mut tasks = tokio::task::JoinSet::new();
+    for queue in ["/queue/a", "", "/queue/b", "/queue/c"] {
+        let store = Arc::clone(&store);
+        tasks.spawn(async move {
+            let result = store.enqueue(queue, Vec::new(), Bytes::new()).await;
+            (queue, result)
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (queue, result) = joined.expect("task");
+        match (queue, result) {
+            ("", Err(StoreError::Rejected(_))) => {}
+            ("", other) => panic!("empty queue name gave {other:?}"),
+            (_, Ok(_)) => {}
+            (queue, Err(error)) => panic!("{queue} failed with its bad neighbour: {error}"),
+        }
+    }
+    let queues: Vec<String> = store
+        .pending()
+        .await
+        .expect("pending")
+        .into_iter()
+        .map(|message| message.queue)
+        .collect();
+    assert_eq!(queues.len(), 3, "{queues:?}");
+}
+
+#[tokio::test]
+async fn file_is_in_wal_mode_with_full_sync() {
+    let directory = TempDir::new().expect("temp dir");
+    let nested = directory.path().join("a/b");
+    let store = SqliteQueueStore::open(&nested).await.expect("open");
+    assert_eq!(store.path(), nested.join(DATABASE_FILE));
+    assert!(store.path().is_file());
+
+    let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&store.shared.readers)
+        .await
+        .expect("journal_mode");
+    assert_eq!(journal, "wal");
+    // 2 is FULL.
+    let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&store.shared.readers)
+        .await
+        .expect("synchronous");
+    assert_eq!(synchronous, 2);
+    store.close().await;
+}
+
+#[tokio::test]
+async fn broken_headers_are_corrupt_not_a_panic() {
+    for headers in ["not json", "{\"a\":1}", "[[\"only-a-name\"]]", "[[1,2]]"] {
+        let directory = TempDir::new().expect("temp dir");
+        let store = SqliteQueueStore::open(directory.path())
+            .await
+            .expect("open");
+        let mut raw = open_raw(&directory).await;
+        sqlx::query(
+            "INSERT INTO queue_messages (queue, headers, body, created_at) VALUES ('/queue/x', ?, x'00', 0)",
+        )
+        .bind(headers)
+        .execute(&mut raw)
+        .await
+        .expect("insert");
+        raw.close().await.expect("close raw");
+
+        match store.pending().await {
+            Err(StoreError::Corrupt(reason)) => assert!(reason.contains("headers"), "{reason}"),
+            other => panic!("headers {headers:?} gave {other:?}"),
+        }
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn wrongly_typed_columns_are_corrupt() {
+    let directory = TempDir::new().expect("temp dir");
+    let store = SqliteQueueStore::open(directory.path())
+        .await
+        .expect("open");
+    let mut raw = open_raw(&directory).await;
+    // SQLite's columns take any type; a foreign writer could leave a real.
+    sqlx::query(
+        "INSERT INTO queue_messages (queue, headers, body, deliveries, created_at) \
+         VALUES ('/queue/x', '[]', x'', 1.5, 0)",
+    )
+    .execute(&mut raw)
+    .await
+    .expect("insert");
+    raw.close().await.expect("close raw");
+
+    match store.pending().await {
+        Err(StoreError::Corrupt(_)) => {}
+        other => panic!("a real delivery count gave {other:?}"),
+    }
+    store.close().await;
+}
+
+#[tokio::test]
+async fn applied_migrations_from_another_version_are_corrupt() {
+    let directory = TempDir::new().expect("temp dir");
+    SqliteQueueStore::open(directory.path())
+        .await
+        .expect("open")
+        .close()
+        .await;
+    let mut raw = open_raw(&directory).await;
+    sqlx::query("UPDATE _sqlx_migrations SET checksum = x'00' WHERE version = 1")
+        .execute(&mut raw)
+        .await
+        .expect("tamper");
+    raw.close().await.expect("close raw");
+
+    match SqliteQueueStore::open(directory.path()).await {
+        Err(StoreError::Corrupt(_)) => {}
+        other => panic!("a changed migration gave {other:?}"),
+    }
+}
+
+#[test]
+fn every_migration_file_is_embedded() {
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .expect("migrations folder")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    files.sort();
+    let embedded: Vec<String> = MIGRATIONS
+        .iter()
+        .map(|&(version, description, _)| {
+            format!("{version:04}_{}.sql", description.replace(' ', "_"))
+        })
+        .collect();
+    assert_eq!(files, embedded, "migrations/sqlite/ and MIGRATIONS differ");
+    for (&(version, _, sql), file) in MIGRATIONS.iter().zip(&files) {
+        let on_disk = std::fs::read_to_string(folder.join(file)).expect("read migration");
+        assert_eq!(on_disk, sql, "migration {version} differs from {file}");
+    }
+}
