@@ -89,3 +89,45 @@ impl fmt::Display for Command {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_bytes_round_trips_every_command() {
+        for command in Command::ALL {
+            assert_eq!(
+                Command::from_bytes(command.as_str().as_bytes()),
+                Some(command)
+            );
+        }
+    }
+
+    #[test]
+    fn from_bytes_is_case_sensitive() {
+        assert_eq!(Command::from_bytes(b"send"), None);
+        assert_eq!(Command::from_bytes(b""), None);
+    }
+
+    #[test]
+    fn only_connect_stomp_connected_skip_escaping() {
+        let unescaped: Vec<_> = Command::ALL
+            .into_iter()
+            .filter(|command| !command.escapes_headers())
+            .collect();
+        assert_eq!(
+            unescaped,
+            [Command::Connect, Command::Stomp, Command::Connected]
+        );
+    }
+
+    #[test]
+    fn only_send_message_error_allow_a_body() {
+        let with_body: Vec<_> = Command::ALL
+            .into_iter()
+            .filter(|command| command.allows_body())
+            .collect();
+        assert_eq!(with_body, [Command::Send, Command::Message, Command::Error]);
+    }
+}

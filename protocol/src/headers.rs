@@ -78,3 +78,24 @@ impl<N: Into<String>, V: Into<String>> FromIterator<(N, V)> for Headers {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_replaces_every_repeat() {
+        let mut headers: Headers = [("a", "1"), ("b", "2"), ("a", "3")].into_iter().collect();
+        headers.set("a", "4");
+        assert_eq!(headers.iter().collect::<Vec<_>>(), [("b", "2"), ("a", "4")]);
+    }
+
+    #[test]
+    fn get_returns_the_first_repeat() {
+        let mut headers = Headers::new();
+        headers.push("a", "1");
+        headers.push("a", "2");
+        assert_eq!(headers.get("a"), Some("1"));
+        assert_eq!(headers.len(), 2);
+    }
+}

@@ -53,3 +53,47 @@ impl fmt::Display for Version {
         f.write_str(self.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiate_picks_the_highest_common_version() {
+        assert_eq!(Version::negotiate(Some("1.0,1.1,1.2")), Some(Version::V1_2));
+        assert_eq!(Version::negotiate(Some("1.2,1.0")), Some(Version::V1_2));
+        assert_eq!(Version::negotiate(Some("1.1")), Some(Version::V1_1));
+    }
+
+    #[test]
+    fn negotiate_without_accept_version_is_1_0() {
+        assert_eq!(Version::negotiate(None), Some(Version::V1_0));
+    }
+
+    #[test]
+    fn negotiate_ignores_unknown_versions_and_spaces() {
+        assert_eq!(Version::negotiate(Some("2.0, 1.1 ,x")), Some(Version::V1_1));
+    }
+
+    #[test]
+    fn negotiate_with_nothing_in_common_is_none() {
+        assert_eq!(Version::negotiate(Some("2.0,3.0")), None);
+        assert_eq!(Version::negotiate(Some("")), None);
+    }
+
+    #[test]
+    fn only_1_0_lacks_escaping() {
+        assert!(!Version::V1_0.escapes_headers());
+        assert!(Version::V1_1.escapes_headers());
+        assert!(Version::V1_2.escapes_headers());
+    }
+
+    #[test]
+    fn supported_list_names_every_version() {
+        let listed: Vec<_> = Version::supported_list()
+            .split(',')
+            .filter_map(Version::parse)
+            .collect();
+        assert_eq!(listed, Version::ALL);
+    }
+}
