@@ -12,7 +12,9 @@ use bytes::Bytes;
 
 use crate::StoreError;
 
-/// A message's identity in the store: increasing in enqueue order.
+/// A message's identity in the store: increasing in enqueue order and never
+/// reused, not even after the newest message was acknowledged and the store
+/// reopened.
 pub type StoredId = i64;
 
 /// A queued message as the store keeps it.
@@ -44,14 +46,17 @@ pub trait QueueStore: Send + Sync + 'static {
     ) -> Result<StoredId, StoreError>;
 
     /// Records that the message was handed to a consumer (its delivery count
-    /// goes up by one).
+    /// goes up by one). An unknown id (already acknowledged) changes nothing
+    /// and is not an error.
     async fn lease(&self, id: StoredId) -> Result<(), StoreError>;
 
     /// Records that the consumer gave the message back unprocessed (NACK or
-    /// it left). It stays stored; its delivery count is kept.
+    /// it left). It stays stored; its delivery count is kept. An unknown id
+    /// is not an error.
     async fn requeue(&self, id: StoredId) -> Result<(), StoreError>;
 
-    /// Removes the message for good: its consumer acknowledged it.
+    /// Removes the message for good: its consumer acknowledged it. Acking an
+    /// unknown or already acknowledged id is not an error (acks repeat).
     async fn ack(&self, id: StoredId) -> Result<(), StoreError>;
 
     /// Every message not yet acknowledged, in enqueue order, for loading the
@@ -59,5 +64,6 @@ pub trait QueueStore: Send + Sync + 'static {
     async fn pending(&self) -> Result<Vec<QueuedMessage>, StoreError>;
 
     /// Finishes in-flight writes; later calls fail with [`StoreError::Closed`].
+    /// Calling it again does nothing more.
     async fn close(&self);
 }

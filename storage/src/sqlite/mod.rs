@@ -165,7 +165,9 @@ impl SqliteQueueStore {
         self.shared.commits.load(Ordering::Relaxed)
     }
 
-    /// Hands `change` to the writer and waits until it is durable.
+    /// Hands `change` to the writer and waits until it is durable. A caller
+    /// that stops waiting (its future dropped) does not undo the change:
+    /// once sent, it is applied.
     async fn write(&self, change: Change) -> Result<StoredId, StoreError> {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
