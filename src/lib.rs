@@ -1,1 +1,18 @@
-pub fn x(){}
+//! Herald: a STOMP 1.2 message broker spoken over WebSocket and TCP, built
+//! for instant messaging.
+//!
+//! Data flows one way: socket -> [`transport`] -> codec
+//! (`herald-protocol`) -> [`session`] -> [`router`] -> destination ->
+//! subscriber sessions -> codec -> socket.
+
+pub mod auth;
+pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod delivery;
+pub mod metrics;
+pub mod router;
+pub mod server;
+pub mod session;
+pub mod transport;

@@ -1,0 +1,220 @@
+//! The configuration model, its compiled-in defaults and how it is loaded.
+//!
+//! Defaults come from `config/herald.toml`, compiled in, so the binary runs
+//! with nothing beside it. A file given with `--config` and `HERALD_*`
+//! environment variables override it, in that order.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+/// The embedded default configuration file.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/herald.toml");
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub stomp: StompConfig,
+    pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ServerConfig {
+    pub http_listen: SocketAddr,
+    /// Empty disables the plain TCP listener.
+    #[serde(with = "optional_addr")]
+    pub stomp_listen: Option<SocketAddr>,
+    pub ws_path: String,
+    pub ws_always_binary: bool,
+    pub data_dir: PathBuf,
+    pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StompConfig {
+    pub heartbeat_send_ms: u64,
+    pub heartbeat_receive_ms: u64,
+    pub heartbeat_floor_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub error_linger_ms: u64,
+    pub outbound_queue: usize,
+    pub max_subscriptions: usize,
+    pub queue_prefetch: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LimitsConfig {
+    pub max_frame_bytes: usize,
+    pub max_headers: usize,
+    pub max_header_line: usize,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AuthConfig {
+    pub guest: bool,
+    pub default_user: String,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct UserConfig {
+    pub login: String,
+    pub password_hash: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct LogConfig {
+    pub filter: String,
+    pub format: String,
+}
+
+/// Why a configuration could not be loaded; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    /// The compiled-in defaults, then `file`, then `HERALD_*` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("HERALD_").split("__"));
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError(error.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The compiled-in defaults alone, ignoring the environment: for tests.
+    pub fn defaults() -> Config {
+        Figment::from(Toml::string(DEFAULT_CONFIG))
+            .extract()
+            .expect("the embedded config/herald.toml is valid")
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let nonzero = [
+            ("stomp.outbound_queue", self.stomp.outbound_queue),
+            ("stomp.max_subscriptions", self.stomp.max_subscriptions),
+            ("stomp.queue_prefetch", self.stomp.queue_prefetch),
+            ("limits.max_frame_bytes", self.limits.max_frame_bytes),
+            ("limits.max_headers", self.limits.max_headers),
+            ("limits.max_header_line", self.limits.max_header_line),
+        ];
+        for (key, value) in nonzero {
+            if value == 0 {
+                return Err(ConfigError(format!("{key} must be greater than 0")));
+            }
+        }
+        if !self.server.ws_path.starts_with('/') {
+            return Err(ConfigError("server.ws_path must start with '/'".into()));
+        }
+        Ok(())
+    }
+
+    pub fn protocol_limits(&self) -> herald_protocol::Limits {
+        herald_protocol::Limits {
+            max_frame_bytes: self.limits.max_frame_bytes,
+            max_headers: self.limits.max_headers,
+            max_header_line: self.limits.max_header_line,
+            max_body_bytes: self.limits.max_body_bytes,
+        }
+    }
+}
+
+impl StompConfig {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_millis(self.connect_timeout_ms)
+    }
+
+    pub fn error_linger(&self) -> Duration {
+        Duration::from_millis(self.error_linger_ms)
+    }
+}
+
+/// `""` in the file means "no listener".
+mod optional_addr {
+    use std::net::SocketAddr;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<SocketAddr>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(addr) => serializer.serialize_str(&addr.to_string()),
+            None => serializer.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SocketAddr>, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        text.trim()
+            .parse()
+            .map(Some)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_parse() {
+        let config = Config::defaults();
+        assert_eq!(config.server.http_listen.port(), 15674);
+        assert_eq!(config.server.stomp_listen.map(|a| a.port()), Some(61613));
+        assert!(config.auth.guest);
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "[server]\nstomp_listen = \"\"\n[limits]\nmax_headers = 7\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.server.stomp_listen, None);
+        assert_eq!(config.limits.max_headers, 7);
+        assert_eq!(config.limits.max_header_line, 8192);
+    }
+
+    #[test]
+    fn missing_file_is_a_clear_error() {
+        let error = Config::load(Some(Path::new("/nonexistent/herald.toml"))).unwrap_err();
+        assert!(error.to_string().contains("not found"), "{error}");
+    }
+
+    #[test]
+    fn zero_limit_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.toml");
+        std::fs::write(&path, "[stomp]\noutbound_queue = 0\n").unwrap();
+        let error = Config::load(Some(&path)).unwrap_err();
+        assert!(error.to_string().contains("stomp.outbound_queue"), "{error}");
+    }
+}

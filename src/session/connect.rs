@@ -1,0 +1,81 @@
+//! The CONNECT (or STOMP) frame: version, credentials, heart-beats, and the
+//! CONNECTED answer.
+
+use std::time::Duration;
+
+use herald_protocol::heartbeat::{negotiate, HeartBeat};
+use herald_protocol::{Command, Frame, Version};
+
+use super::{HeartBeats, Refusal, Session};
+use crate::transport::Transport;
+
+/// The `server` header of CONNECTED.
+const SERVER: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
+
+impl<T: Transport> Session<T> {
+    /// Checks the first frame and answers CONNECTED; any problem is a
+    /// refusal (ERROR, then close).
+    pub(super) fn connect(&mut self, frame: Frame) -> Result<(), Refusal> {
+        if !matches!(frame.command, Command::Connect | Command::Stomp) {
+            return Err(Refusal::with_detail(
+                format!("expected CONNECT or STOMP, got {}", frame.command),
+                "the first frame of a connection must be CONNECT or STOMP",
+            ));
+        }
+        if !frame.body.is_empty() {
+            return Err(Refusal::new(format!("{} frames must not have a body", frame.command)));
+        }
+        let version = Version::negotiate(frame.get("accept-version")).ok_or_else(|| {
+            Refusal::with_detail(
+                format!(
+                    "unsupported protocol version {:?}",
+                    frame.get("accept-version").unwrap_or_default()
+                ),
+                format!("this broker speaks STOMP {}", Version::supported_list()),
+            )
+        })?;
+        let client_beats = match frame.get("heart-beat") {
+            None => HeartBeat::default(),
+            Some(value) => HeartBeat::parse(value)
+                .ok_or_else(|| Refusal::new(format!("invalid heart-beat header {value:?}: expected two integers, cx,cy")))?,
+        };
+        let principal = self
+            .broker
+            .auth
+            .authenticate(frame.get("login"), frame.get("passcode"))
+            .map_err(|error| Refusal::new(error.to_string()))?;
+
+        let stomp = &self.broker.config.stomp;
+        let server_beats = HeartBeat {
+            send_ms: stomp.heartbeat_send_ms,
+            receive_ms: stomp.heartbeat_receive_ms,
+        };
+        let agreed = negotiate(client_beats, server_beats, stomp.heartbeat_floor_ms);
+        let millis = |ms: u64| (ms > 0).then(|| Duration::from_millis(ms));
+        self.heart_beats = HeartBeats {
+            send: millis(agreed.server_send_ms),
+            receive: millis(agreed.server_receive_ms),
+        };
+        self.version = version;
+        self.decoder.set_escapes(version.escapes_headers());
+        self.principal = Some(principal);
+
+        let mut connected = Frame::new(Command::Connected)
+            .header("version", version.as_str())
+            .header("session", format!("herald-{}", self.handle.id))
+            .header("server", SERVER)
+            .header(
+                "heart-beat",
+                HeartBeat {
+                    send_ms: agreed.server_send_ms,
+                    receive_ms: agreed.server_receive_ms,
+                }
+                .header_value(),
+            );
+        if let Some(principal) = &self.principal {
+            connected.headers.push("user-name", principal.login.clone());
+        }
+        self.write_frame(&connected);
+        Ok(())
+    }
+}

@@ -1,0 +1,237 @@
+//! Client frames after CONNECT: SEND, SUBSCRIBE, UNSUBSCRIBE, ACK, NACK,
+//! BEGIN, COMMIT, ABORT and DISCONNECT.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use herald_protocol::{Command, Frame, Version};
+
+use super::subscriptions::{AckMode, Subscription};
+use super::{Flow, Refusal, Session};
+use crate::delivery::Message;
+use crate::metrics::Metrics;
+use crate::router::Subscribed;
+use crate::transport::Transport;
+
+/// Headers the broker sets on MESSAGE frames itself; a client's SEND can
+/// never supply them.
+const BROKER_HEADERS: [&str; 14] = [
+    "destination",
+    "message-id",
+    "subscription",
+    "ack",
+    "redelivered",
+    "receipt",
+    "transaction",
+    "content-length",
+    "seq",
+    "conversation",
+    "sender",
+    "timestamp",
+    "receipt-id",
+    "prefetch-count",
+];
+
+impl<T: Transport> Session<T> {
+    /// Handles one client frame; the RECEIPT, if asked for, follows the
+    /// frame's effect.
+    pub(super) async fn handle_frame(&mut self, frame: Frame) -> Flow {
+        let receipt = frame.get("receipt").map(str::to_owned);
+        match self.apply(frame).await {
+            Ok(flow) => {
+                if let Some(receipt) = receipt {
+                    self.receipt(&receipt);
+                }
+                flow
+            }
+            Err(refusal) => Flow::Closed(self.refuse(refusal, receipt).await),
+        }
+    }
+
+    async fn apply(&mut self, frame: Frame) -> Result<Flow, Refusal> {
+        if !frame.body.is_empty() && !frame.command.allows_body() {
+            return Err(Refusal::new(format!("{} frames must not have a body", frame.command)));
+        }
+        match frame.command {
+            Command::Send => self.send(frame).await,
+            Command::Subscribe => self.subscribe(&frame),
+            Command::Unsubscribe => self.unsubscribe(&frame),
+            Command::Ack | Command::Nack => self.acknowledge(frame).await,
+            Command::Begin => {
+                let id = required(&frame, "transaction")?;
+                self.transactions.begin(id)?;
+                Ok(Flow::Continue)
+            }
+            Command::Commit => {
+                let id = required(&frame, "transaction")?.to_owned();
+                for held in self.transactions.commit(&id)? {
+                    match held.command {
+                        Command::Send => self.publish(held).await?,
+                        _ => self.settle(&held).await?,
+                    }
+                }
+                Ok(Flow::Continue)
+            }
+            Command::Abort => {
+                self.transactions.abort(required(&frame, "transaction")?)?;
+                Ok(Flow::Continue)
+            }
+            Command::Disconnect => Ok(Flow::Disconnect),
+            Command::Connect | Command::Stomp => Err(Refusal::new("already connected: CONNECT may be sent only once")),
+            Command::Connected | Command::Message | Command::Receipt | Command::Error => {
+                Err(Refusal::new(format!("{} is a server frame; clients may not send it", frame.command)))
+            }
+        }
+    }
+
+    async fn send(&mut self, frame: Frame) -> Result<Flow, Refusal> {
+        let destination = required(&frame, "destination")?;
+        crate::router::Destination::parse(destination).map_err(|error| Refusal::new(error.to_string()))?;
+        if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
+            self.transactions.hold(&transaction, frame)?;
+        } else {
+            self.publish(frame).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Routes a SEND now; for `/queue` this waits until it is durable.
+    async fn publish(&mut self, frame: Frame) -> Result<(), Refusal> {
+        let mut headers = frame.headers;
+        let destination: Arc<str> = headers.get("destination").unwrap_or_default().into();
+        headers.retain(|name, _| !BROKER_HEADERS.contains(&name));
+        let message = Arc::new(Message {
+            destination,
+            message_id: self.broker.ids.next(),
+            headers,
+            body: frame.body,
+        });
+        self.broker
+            .router
+            .publish(message)
+            .await
+            .map_err(|error| Refusal::new(error.to_string()))?;
+        Metrics::inc(&self.broker.metrics.messages_published_total);
+        Ok(())
+    }
+
+    fn subscribe(&mut self, frame: &Frame) -> Result<Flow, Refusal> {
+        let destination = required(frame, "destination")?;
+        let id: Arc<str> = match (frame.get("id"), self.version) {
+            (Some(id), _) => id.into(),
+            (None, Version::V1_0) => destination.into(),
+            (None, _) => return Err(Refusal::new("SUBSCRIBE requires an id header")),
+        };
+        if self.subscriptions.by_id.contains_key(&id) {
+            return Err(Refusal::new(format!("subscription id {id:?} is already in use on this connection")));
+        }
+        let limit = self.broker.config.stomp.max_subscriptions;
+        if self.subscriptions.by_id.len() >= limit {
+            return Err(Refusal::new(format!("too many subscriptions on this connection (max_subscriptions {limit})")));
+        }
+        let ack_mode = AckMode::parse(frame.get("ack")).ok_or_else(|| {
+            Refusal::new(format!(
+                "invalid ack header {:?}: use auto, client or client-individual",
+                frame.get("ack").unwrap_or_default()
+            ))
+        })?;
+        let prefetch = match frame.get("prefetch-count") {
+            None => None,
+            Some(value) => match value.trim().parse::<usize>() {
+                Ok(count) if count > 0 => Some(count),
+                _ => return Err(Refusal::new(format!("invalid prefetch-count {value:?}: expected a positive integer"))),
+            },
+        };
+        let queue_prefetch = match ack_mode {
+            AckMode::Auto => self.broker.config.stomp.queue_prefetch,
+            _ => prefetch.unwrap_or(self.broker.config.stomp.queue_prefetch),
+        };
+        let routed = self
+            .broker
+            .router
+            .subscribe(destination, self.handle.clone(), id.clone(), queue_prefetch)
+            .map_err(|error| Refusal::new(error.to_string()))?;
+        self.subscriptions.by_id.insert(
+            id,
+            Subscription {
+                destination: destination.to_owned(),
+                ack_mode,
+                prefetch,
+                routed,
+                unacked: VecDeque::new(),
+                backlog: VecDeque::new(),
+            },
+        );
+        Ok(Flow::Continue)
+    }
+
+    fn unsubscribe(&mut self, frame: &Frame) -> Result<Flow, Refusal> {
+        let id = match (frame.get("id"), self.version) {
+            (Some(id), _) => id,
+            (None, Version::V1_0) => required(frame, "destination")?,
+            (None, _) => return Err(Refusal::new("UNSUBSCRIBE requires an id header")),
+        };
+        let subscription = self
+            .subscriptions
+            .remove(id)
+            .ok_or_else(|| Refusal::new(format!("no subscription with id {id:?} on this connection")))?;
+        self.broker
+            .router
+            .unsubscribe(self.handle.id, id, &subscription.routed);
+        Ok(Flow::Continue)
+    }
+
+    async fn acknowledge(&mut self, frame: Frame) -> Result<Flow, Refusal> {
+        if frame.command == Command::Nack && self.version == Version::V1_0 {
+            return Err(Refusal::new("NACK is not part of STOMP 1.0"));
+        }
+        self.ack_id(&frame)?;
+        if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
+            self.transactions.hold(&transaction, frame)?;
+        } else {
+            self.settle(&frame).await?;
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// The id an ACK or NACK names: `id` in 1.2, `message-id` before.
+    fn ack_id<'f>(&self, frame: &'f Frame) -> Result<&'f str, Refusal> {
+        let header = if self.version == Version::V1_2 { "id" } else { "message-id" };
+        frame
+            .get(header)
+            .ok_or_else(|| Refusal::new(format!("{} requires the {header} header", frame.command)))
+    }
+
+    /// Applies an ACK or NACK: the queue forgets acknowledged messages and
+    /// redelivers refused ones; topics keep nothing either way.
+    async fn settle(&mut self, frame: &Frame) -> Result<(), Refusal> {
+        let ack_id = self.ack_id(frame)?;
+        let settled = self
+            .subscriptions
+            .settle(ack_id, frame.get("subscription"))
+            .ok_or_else(|| Refusal::new(format!("{} names unknown or already acknowledged message {ack_id:?}", frame.command)))?;
+        let routed = self
+            .subscriptions
+            .by_id
+            .get(&settled.subscription)
+            .map(|s| s.routed.clone());
+        if let (Some(Subscribed::Queue { handle, key }), false) = (routed, settled.stored_ids.is_empty()) {
+            if frame.command == Command::Ack {
+                handle
+                    .ack(key, settled.stored_ids)
+                    .await
+                    .map_err(|error| Refusal::new(format!("acknowledgement not recorded: {error}")))?;
+            } else {
+                handle.nack(key, settled.stored_ids);
+            }
+        }
+        self.drain_backlog(&settled.subscription);
+        Ok(())
+    }
+}
+
+fn required<'f>(frame: &'f Frame, header: &str) -> Result<&'f str, Refusal> {
+    frame
+        .get(header)
+        .ok_or_else(|| Refusal::new(format!("{} requires the {header} header", frame.command)))
+}

@@ -1,0 +1,255 @@
+//! One connection's life: handshake, heart-beats, subscriptions, acks and
+//! transactions, as one task with a `select!` over the next bytes, outbound
+//! deliveries, the heart-beat timer, slow-consumer and shutdown signals.
+//!
+//! Errors end here: a bad frame gets an ERROR and closes this connection and
+//! nothing else. The session never touches the store; destinations do.
+
+mod connect;
+mod error;
+mod frames;
+mod outbound;
+mod subscriptions;
+mod transactions;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use herald_protocol::{Decoder, Frame, Version};
+use tokio::time::{sleep_until, Instant};
+
+use crate::auth::Principal;
+use crate::broker::Broker;
+use crate::delivery::{session_channel, SessionHandle, SessionInbox};
+use crate::metrics::Metrics;
+use crate::transport::Transport;
+pub use error::{CloseReason, Refusal};
+use subscriptions::Subscriptions;
+use transactions::Transactions;
+
+/// What the session does after handling a frame.
+enum Flow {
+    Continue,
+    /// DISCONNECT: flush and close.
+    Disconnect,
+    /// The frame was refused; the ERROR is sent and the connection closed.
+    Closed(CloseReason),
+}
+
+/// Intervals agreed in CONNECT; zero means none in that direction.
+#[derive(Clone, Copy, Default)]
+struct HeartBeats {
+    send: Option<Duration>,
+    receive: Option<Duration>,
+}
+
+pub struct Session<T> {
+    broker: Arc<Broker>,
+    transport: T,
+    peer: SocketAddr,
+    handle: SessionHandle,
+    inbox: SessionInbox,
+    decoder: Decoder,
+    read_buffer: BytesMut,
+    write_buffer: BytesMut,
+    /// Encoded frames waiting for the next flush, one per WebSocket message.
+    pending_writes: Vec<Bytes>,
+    version: Version,
+    principal: Option<Principal>,
+    heart_beats: HeartBeats,
+    last_read: Instant,
+    last_write: Instant,
+    subscriptions: Subscriptions,
+    transactions: Transactions,
+    /// Counter for 1.2 ack ids.
+    next_ack: u64,
+    /// `/queue` messages written under `auto` acks, acknowledged after flush.
+    auto_acked: Vec<(Arc<str>, herald_storage::StoredId)>,
+}
+
+/// Serves one connection until it closes, then undoes its subscriptions.
+pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: SocketAddr) {
+    let (handle, inbox) = session_channel(broker.config.stomp.outbound_queue);
+    let now = Instant::now();
+    let mut session = Session {
+        decoder: Decoder::new(broker.limits),
+        broker,
+        transport,
+        peer,
+        handle,
+        inbox,
+        read_buffer: BytesMut::with_capacity(4096),
+        write_buffer: BytesMut::with_capacity(4096),
+        pending_writes: Vec::new(),
+        version: Version::V1_2,
+        principal: None,
+        heart_beats: HeartBeats::default(),
+        last_read: now,
+        last_write: now,
+        subscriptions: Subscriptions::default(),
+        transactions: Transactions::default(),
+        next_ack: 0,
+        auto_acked: Vec::new(),
+    };
+    Metrics::inc(&session.broker.metrics.connections_open);
+    let reason = session.run().await;
+    session.finish(&reason).await;
+    Metrics::dec(&session.broker.metrics.connections_open);
+    let login = session.principal.as_ref().map(|p| p.login.as_str()).unwrap_or("-");
+    tracing::debug!(peer = %session.peer, transport = session.transport.name(), login, %reason, "connection closed");
+}
+
+impl<T: Transport> Session<T> {
+    async fn run(&mut self) -> CloseReason {
+        match self.handshake().await {
+            Ok(()) => {}
+            Err(reason) => return reason,
+        }
+        match self.connected_loop().await {
+            Ok(reason) => reason,
+            Err(refusal) => self.refuse(refusal, None).await,
+        }
+    }
+
+    /// Reads until the CONNECT frame and answers it.
+    async fn handshake(&mut self) -> Result<(), CloseReason> {
+        let deadline = Instant::now() + self.broker.config.stomp.connect_timeout();
+        loop {
+            match self.decoder.decode(&mut self.read_buffer) {
+                Ok(Some(frame)) => {
+                    Metrics::inc(&self.broker.metrics.frames_in_total);
+                    let receipt = frame.get("receipt").map(str::to_owned);
+                    return match self.connect(frame) {
+                        Ok(()) => self.flush().await,
+                        Err(refusal) => Err(self.refuse(refusal, receipt).await),
+                    };
+                }
+                Ok(None) => {}
+                Err(error) => return Err(self.refuse(Refusal::new(error.to_string()), None).await),
+            }
+            tokio::select! {
+                _ = self.broker.shutdown.cancelled() => return Err(CloseReason::Shutdown),
+                _ = sleep_until(deadline) => {
+                    return Err(self.refuse(Refusal::new("no CONNECT frame within the connect timeout"), None).await);
+                }
+                read = self.transport.read(&mut self.read_buffer) => self.bytes_read(read)?,
+            }
+        }
+    }
+
+    /// The connected session: frames in, deliveries out, heart-beats.
+    async fn connected_loop(&mut self) -> Result<CloseReason, Refusal> {
+        let tick = self.tick_interval();
+        let mut ticker = tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            while let Some(frame) = self.next_frame()? {
+                match self.handle_frame(frame).await {
+                    Flow::Continue => {}
+                    Flow::Disconnect => {
+                        let _ = self.flush().await;
+                        return Ok(CloseReason::Disconnect);
+                    }
+                    Flow::Closed(reason) => return Ok(reason),
+                }
+            }
+            if let Err(reason) = self.flush().await {
+                return Ok(reason);
+            }
+            tokio::select! {
+                biased;
+                _ = self.broker.shutdown.cancelled() => return Ok(self.shutdown().await),
+                _ = self.inbox.slow.cancelled() => return Ok(self.slow_consumer().await),
+                delivery = self.inbox.deliveries.recv() => {
+                    let Some(delivery) = delivery else { return Ok(CloseReason::Shutdown) };
+                    self.deliver(delivery);
+                    // Batch what is already waiting into one write.
+                    for _ in 0..256 {
+                        match self.inbox.deliveries.try_recv() {
+                            Ok(delivery) => self.deliver(delivery),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                read = self.transport.read(&mut self.read_buffer) => {
+                    if let Err(reason) = self.bytes_read(read) {
+                        return Ok(reason);
+                    }
+                }
+                _ = ticker.tick(), if tick.is_some() => {
+                    if let Some(reason) = self.heart_beat() {
+                        return Ok(reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_frame(&mut self) -> Result<Option<Frame>, Refusal> {
+        match self.decoder.decode(&mut self.read_buffer) {
+            Ok(Some(frame)) => {
+                Metrics::inc(&self.broker.metrics.frames_in_total);
+                Ok(Some(frame))
+            }
+            Ok(None) => Ok(None),
+            Err(error) => Err(Refusal::new(error.to_string())),
+        }
+    }
+
+    fn bytes_read(&mut self, read: std::io::Result<usize>) -> Result<(), CloseReason> {
+        match read {
+            Ok(0) => Err(CloseReason::PeerClosed),
+            Ok(_) => {
+                self.last_read = Instant::now();
+                Ok(())
+            }
+            Err(error) => Err(CloseReason::Io(error.to_string())),
+        }
+    }
+
+    /// How often to check heart-beats: often enough to send in time and to
+    /// notice a silent peer.
+    fn tick_interval(&self) -> Option<Duration> {
+        let send = self.heart_beats.send.map(|d| d / 2);
+        let receive = self.heart_beats.receive.map(|d| d / 2);
+        match (send, receive) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|d| d.max(Duration::from_millis(50)))
+    }
+
+    /// Sends an EOL when nothing was written for the send interval; closes
+    /// when nothing was read for twice the receive interval.
+    fn heart_beat(&mut self) -> Option<CloseReason> {
+        if let Some(receive) = self.heart_beats.receive {
+            if self.last_read.elapsed() > receive * 2 {
+                Metrics::inc(&self.broker.metrics.heartbeat_timeouts_total);
+                return Some(CloseReason::HeartbeatTimeout);
+            }
+        }
+        if let Some(send) = self.heart_beats.send {
+            if self.last_write.elapsed() + send / 4 >= send {
+                self.write_buffer.extend_from_slice(b"\n");
+                self.push_write();
+            }
+        }
+        None
+    }
+
+    /// Queues the encoded frame for the transport.
+    fn write_frame(&mut self, frame: &Frame) {
+        let escapes = self.version.escapes_headers();
+        herald_protocol::encode(frame, escapes, &mut self.write_buffer);
+        Metrics::inc(&self.broker.metrics.frames_out_total);
+        self.push_write();
+    }
+
+    fn push_write(&mut self) {
+        // Frames are split here so each one can become one WebSocket message.
+        let bytes: Bytes = self.write_buffer.split().freeze();
+        self.pending_writes.push(bytes);
+    }
+}

@@ -1,0 +1,245 @@
+//! What a session writes: MESSAGE frames for deliveries, RECEIPTs, ERRORs,
+//! and how it closes (after an ERROR, on shutdown, as a slow consumer).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use herald_protocol::{Command, Frame, Headers, Version};
+use tokio::time::{sleep, Instant};
+
+use super::subscriptions::{AckMode, Unacked};
+use super::{CloseReason, Refusal, Session};
+use crate::delivery::Delivery;
+use crate::metrics::Metrics;
+use crate::router::Subscribed;
+use crate::transport::{CloseKind, Transport};
+
+impl<T: Transport> Session<T> {
+    /// Turns a delivery into a MESSAGE frame, or holds it back while the
+    /// subscription's prefetch is full. Deliveries for a subscription that
+    /// is gone are dropped: its destination took them back already.
+    pub(super) fn deliver(&mut self, delivery: Delivery) {
+        let Some(subscription) = self.subscriptions.by_id.get_mut(&delivery.subscription) else {
+            return;
+        };
+        if !subscription.has_room() || !subscription.backlog.is_empty() {
+            if subscription.backlog.len() >= self.broker.config.stomp.outbound_queue {
+                self.inbox.slow.cancel();
+                return;
+            }
+            subscription.backlog.push_back(delivery);
+            return;
+        }
+        let ack_mode = subscription.ack_mode;
+        let message = &delivery.message;
+        let mut headers = Headers::with_capacity(message.headers.len() + 5);
+        headers.push("destination", &*message.destination);
+        headers.push("message-id", &*message.message_id);
+        headers.push("subscription", &*delivery.subscription);
+        if ack_mode != AckMode::Auto {
+            let ack_id = if self.version == Version::V1_2 {
+                self.next_ack += 1;
+                let id = self.next_ack.to_string();
+                headers.push("ack", id.clone());
+                id
+            } else {
+                message.message_id.to_string()
+            };
+            self.subscriptions.remember(
+                ack_id,
+                Unacked {
+                    subscription: delivery.subscription.clone(),
+                    stored_id: delivery.stored_id,
+                },
+            );
+        } else if let Some(id) = delivery.stored_id {
+            self.auto_acked.push((delivery.subscription.clone(), id));
+        }
+        if delivery.redelivered {
+            headers.push("redelivered", "true");
+            Metrics::inc(&self.broker.metrics.messages_redelivered_total);
+        }
+        for (name, value) in message.headers.iter() {
+            headers.push(name, value);
+        }
+        let frame = Frame {
+            command: Command::Message,
+            headers,
+            body: message.body.clone(),
+        };
+        self.write_frame(&frame);
+        Metrics::inc(&self.broker.metrics.messages_delivered_total);
+    }
+
+    /// Sends held-back deliveries of a subscription that has room again.
+    pub(super) fn drain_backlog(&mut self, subscription: &Arc<str>) {
+        loop {
+            let Some(entry) = self.subscriptions.by_id.get_mut(subscription) else {
+                return;
+            };
+            if !entry.has_room() {
+                return;
+            }
+            let Some(delivery) = entry.backlog.pop_front() else {
+                return;
+            };
+            // Re-enter through `deliver` with an empty backlog in front.
+            let rest = std::mem::take(&mut entry.backlog);
+            self.deliver(delivery);
+            if let Some(entry) = self.subscriptions.by_id.get_mut(subscription) {
+                entry.backlog = rest;
+            }
+        }
+    }
+
+    pub(super) fn receipt(&mut self, receipt_id: &str) {
+        self.write_frame(&Frame::new(Command::Receipt).header("receipt-id", receipt_id));
+    }
+
+    /// Writes everything queued; acknowledges `auto` queue deliveries once
+    /// they are on the wire. A peer that stops reading cannot hold the
+    /// session here: a slow-consumer or shutdown signal interrupts the write.
+    pub(super) async fn flush(&mut self) -> Result<(), CloseReason> {
+        if !self.pending_writes.is_empty() {
+            let frames = std::mem::take(&mut self.pending_writes);
+            let transport = &mut self.transport;
+            let write = async move {
+                for frame in frames {
+                    transport.feed(frame).await?;
+                }
+                transport.flush().await
+            };
+            tokio::select! {
+                result = write => result.map_err(|error| CloseReason::Io(error.to_string()))?,
+                _ = self.inbox.slow.cancelled() => return Err(CloseReason::SlowConsumer),
+                _ = self.broker.shutdown.cancelled() => return Err(CloseReason::Shutdown),
+            }
+            self.last_write = Instant::now();
+        }
+        self.ack_auto_deliveries();
+        Ok(())
+    }
+
+    fn ack_auto_deliveries(&mut self) {
+        if self.auto_acked.is_empty() {
+            return;
+        }
+        let mut by_subscription: HashMap<Arc<str>, Vec<_>> = HashMap::new();
+        for (subscription, id) in self.auto_acked.drain(..) {
+            by_subscription.entry(subscription).or_default().push(id);
+        }
+        for (subscription, ids) in by_subscription {
+            let routed = self.subscriptions.by_id.get(&subscription).map(|s| s.routed.clone());
+            if let Some(Subscribed::Queue { handle, key }) = routed {
+                let acked = handle.ack(key, ids);
+                tokio::spawn(async move {
+                    if let Err(error) = acked.await {
+                        tracing::warn!(%error, "auto ack not recorded");
+                    }
+                });
+            }
+        }
+    }
+
+    /// Sends an ERROR frame for `refusal`, lingers so the client can read
+    /// it, then closes.
+    pub(super) async fn refuse(&mut self, refusal: Refusal, receipt_id: Option<String>) -> CloseReason {
+        let mut frame = Frame::new(Command::Error).header("message", one_line(&refusal.message));
+        if let Some(receipt_id) = receipt_id {
+            frame.headers.push("receipt-id", receipt_id);
+        }
+        if self.principal.is_none() && refusal.message.starts_with("unsupported protocol version") {
+            frame.headers.push("version", Version::supported_list());
+        }
+        frame.headers.push("content-type", "text/plain");
+        let detail = if refusal.detail.is_empty() { &refusal.message } else { &refusal.detail };
+        frame.body = bytes::Bytes::from(detail.clone().into_bytes());
+        self.write_frame(&frame);
+        Metrics::inc(&self.broker.metrics.error_frames_total);
+        let _ = self.flush().await;
+        self.linger().await;
+        self.transport.close(CloseKind::Normal).await;
+        CloseReason::Refused(refusal.message)
+    }
+
+    /// Keeps reading (and discarding) for the linger time so the client
+    /// reads the ERROR before the socket closes under it.
+    async fn linger(&mut self) {
+        let deadline = Instant::now() + self.broker.config.stomp.error_linger();
+        let sleep = tokio::time::sleep_until(deadline);
+        tokio::pin!(sleep);
+        loop {
+            self.read_buffer.clear();
+            tokio::select! {
+                _ = &mut sleep => return,
+                read = self.transport.read(&mut self.read_buffer) => {
+                    if !matches!(read, Ok(n) if n > 0) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    pub(super) async fn slow_consumer(&mut self) -> CloseReason {
+        Metrics::inc(&self.broker.metrics.slow_consumer_disconnects_total);
+        // Whatever was queued is dropped: the point is that this peer does
+        // not read, so only the ERROR is attempted, briefly.
+        self.pending_writes.clear();
+        let frame = Frame::new(Command::Error)
+            .header("message", "slow consumer: too many frames waiting to be written")
+            .body("the connection's outbound queue is full; the client is not reading fast enough");
+        self.write_frame(&frame);
+        let frames = std::mem::take(&mut self.pending_writes);
+        let transport = &mut self.transport;
+        let _ = tokio::time::timeout(self.broker.config.stomp.error_linger(), async move {
+            for frame in frames {
+                transport.feed(frame).await?;
+            }
+            transport.flush().await
+        })
+        .await;
+        let _ = tokio::time::timeout(self.broker.config.stomp.error_linger(), self.transport.close(CloseKind::Normal)).await;
+        CloseReason::SlowConsumer
+    }
+
+    pub(super) async fn shutdown(&mut self) -> CloseReason {
+        let frame = Frame::new(Command::Error)
+            .header("message", "broker shutting down")
+            .body("the broker is shutting down; reconnect later");
+        self.write_frame(&frame);
+        let frames = std::mem::take(&mut self.pending_writes);
+        let transport = &mut self.transport;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async move {
+            for frame in frames {
+                transport.feed(frame).await?;
+            }
+            transport.flush().await
+        })
+        .await;
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.transport.close(CloseKind::GoingAway)).await;
+        sleep(std::time::Duration::ZERO).await;
+        CloseReason::Shutdown
+    }
+
+    /// Undoes the session: open transactions abort, subscriptions end and
+    /// their unacknowledged queue messages go back to their queues.
+    pub(super) async fn finish(&mut self, reason: &CloseReason) {
+        self.transactions.abort_all();
+        self.ack_auto_deliveries();
+        let ids: Vec<Arc<str>> = self.subscriptions.by_id.keys().cloned().collect();
+        for id in ids {
+            if let Some(subscription) = self.subscriptions.remove(&id) {
+                self.broker.router.unsubscribe(self.handle.id, &id, &subscription.routed);
+            }
+        }
+        if matches!(reason, CloseReason::Disconnect | CloseReason::PeerClosed | CloseReason::HeartbeatTimeout | CloseReason::ConnectTimeout | CloseReason::Io(_)) {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.transport.close(CloseKind::Normal)).await;
+        }
+    }
+}
+
+/// Header values must be one line whatever the version's escaping.
+fn one_line(text: &str) -> String {
+    text.replace(['\r', '\n'], " ")
+}

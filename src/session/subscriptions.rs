@@ -1,0 +1,133 @@
+//! One session's subscriptions and the messages it has not acknowledged.
+//!
+//! Under `client` and `client-individual` every MESSAGE gets an ack id and
+//! is remembered here until ACK or NACK. STOMP 1.2 clients acknowledge by
+//! the MESSAGE's `ack` header; 1.0 and 1.1 clients by its `message-id`, so
+//! for them the ack id is the message id.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use herald_storage::StoredId;
+
+use crate::delivery::Delivery;
+use crate::router::Subscribed;
+
+/// How a subscription acknowledges, from SUBSCRIBE's `ack` header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckMode {
+    /// Delivered means acknowledged.
+    Auto,
+    /// ACK acknowledges the message and every earlier one of the subscription.
+    Client,
+    /// ACK acknowledges exactly one message.
+    ClientIndividual,
+}
+
+impl AckMode {
+    pub fn parse(value: Option<&str>) -> Option<AckMode> {
+        match value {
+            None | Some("auto") => Some(AckMode::Auto),
+            Some("client") => Some(AckMode::Client),
+            Some("client-individual") => Some(AckMode::ClientIndividual),
+            Some(_) => None,
+        }
+    }
+}
+
+pub struct Subscription {
+    /// Kept for logs and diagnostics.
+    #[allow(dead_code)]
+    pub destination: String,
+    pub ack_mode: AckMode,
+    pub prefetch: Option<usize>,
+    pub routed: Subscribed,
+    /// Ack ids handed out and not yet acknowledged, oldest first.
+    pub unacked: VecDeque<String>,
+    /// Topic deliveries held back while `prefetch` messages are unacknowledged.
+    pub backlog: VecDeque<Delivery>,
+}
+
+impl Subscription {
+    /// Whether another message may go out without exceeding prefetch.
+    pub fn has_room(&self) -> bool {
+        self.ack_mode == AckMode::Auto || self.prefetch.is_none_or(|limit| self.unacked.len() < limit)
+    }
+}
+
+/// A message waiting for ACK or NACK.
+#[derive(Clone, Debug)]
+pub struct Unacked {
+    pub subscription: Arc<str>,
+    pub stored_id: Option<StoredId>,
+}
+
+/// Messages acknowledged (or refused) by one ACK or NACK, per subscription.
+pub struct Settled {
+    pub subscription: Arc<str>,
+    pub stored_ids: Vec<StoredId>,
+}
+
+#[derive(Default)]
+pub struct Subscriptions {
+    pub by_id: HashMap<Arc<str>, Subscription>,
+    /// Ack id to the messages it names; more than one only when a 1.0/1.1
+    /// session gets the same message on two subscriptions.
+    pending: HashMap<String, Vec<Unacked>>,
+}
+
+impl Subscriptions {
+    /// Remembers a delivered message under `ack_id`.
+    pub fn remember(&mut self, ack_id: String, unacked: Unacked) {
+        if let Some(subscription) = self.by_id.get_mut(&unacked.subscription) {
+            subscription.unacked.push_back(ack_id.clone());
+        }
+        self.pending.entry(ack_id).or_default().push(unacked);
+    }
+
+    /// Settles the message named by `ack_id` (and, under `client` mode,
+    /// every earlier one of its subscription). `None` when the id is unknown.
+    pub fn settle(&mut self, ack_id: &str, subscription_hint: Option<&str>) -> Option<Settled> {
+        let entries = self.pending.get(ack_id)?;
+        let index = subscription_hint
+            .and_then(|hint| entries.iter().position(|u| &*u.subscription == hint))
+            .unwrap_or(0);
+        let subscription_id = entries[index].subscription.clone();
+        let subscription = self.by_id.get_mut(&subscription_id)?;
+        let position = subscription.unacked.iter().position(|id| id == ack_id)?;
+        let settled_ids: Vec<String> = match subscription.ack_mode {
+            AckMode::Client => subscription.unacked.drain(..=position).collect(),
+            _ => subscription.unacked.remove(position).into_iter().collect(),
+        };
+        let mut stored_ids = Vec::new();
+        for id in settled_ids {
+            if let Some(unacked) = self.take(&id, &subscription_id) {
+                stored_ids.extend(unacked.stored_id);
+            }
+        }
+        Some(Settled {
+            subscription: subscription_id,
+            stored_ids,
+        })
+    }
+
+    fn take(&mut self, ack_id: &str, subscription: &Arc<str>) -> Option<Unacked> {
+        let entries = self.pending.get_mut(ack_id)?;
+        let index = entries.iter().position(|u| &u.subscription == subscription)?;
+        let unacked = entries.swap_remove(index);
+        if entries.is_empty() {
+            self.pending.remove(ack_id);
+        }
+        Some(unacked)
+    }
+
+    /// Removes a subscription and forgets what it had not acknowledged (its
+    /// destination takes those back).
+    pub fn remove(&mut self, id: &str) -> Option<Subscription> {
+        let (key, subscription) = self.by_id.remove_entry(id)?;
+        for ack_id in &subscription.unacked {
+            self.take(ack_id, &key);
+        }
+        Some(subscription)
+    }
+}
