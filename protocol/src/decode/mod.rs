@@ -20,6 +20,9 @@ use crate::{escape, Command, DecodeError, Frame, Headers, Limit, Limits};
 /// grows past it (and a CR) is rejected before its LF arrives.
 const LONGEST_COMMAND: usize = 11;
 
+/// Header slots reserved up front for each frame.
+const TYPICAL_HEADERS: usize = 12;
+
 /// How much of an unreadable line an error quotes, so that an ERROR frame
 /// never echoes kilobytes of a peer's garbage.
 const QUOTE_BYTES: usize = 64;
@@ -179,6 +182,8 @@ impl Decoder {
         let command = Command::from_bytes(content)
             .ok_or_else(|| DecodeError::UnknownCommand(text.to_owned()))?;
         self.frame.command = Some(command);
+        // Chat frames carry around ten headers: one allocation, no regrowth.
+        self.frame.headers = Headers::with_capacity(TYPICAL_HEADERS);
         self.frame.read = buffer.len() - after.len();
         Ok(Some(command))
     }
