@@ -132,7 +132,9 @@ mod tests {
     #[test]
     fn configured_user_with_right_password() {
         let auth = Authenticator::new(&config(false, ""));
-        let principal = auth.authenticate(Some("alice"), Some("wonderland")).unwrap();
+        let principal = auth
+            .authenticate(Some("alice"), Some("wonderland"))
+            .unwrap();
         assert_eq!(principal.login, "alice");
         // The second time is served from the verified cache.
         assert!(auth.authenticate(Some("alice"), Some("wonderland")).is_ok());
@@ -163,9 +165,15 @@ mod tests {
     #[test]
     fn missing_login_is_default_user_or_refused() {
         let with_default = Authenticator::new(&config(true, "guest"));
-        assert_eq!(with_default.authenticate(None, None).unwrap().login, "guest");
+        assert_eq!(
+            with_default.authenticate(None, None).unwrap().login,
+            "guest"
+        );
         let without = Authenticator::new(&config(true, ""));
-        assert_eq!(without.authenticate(None, None), Err(AuthError::LoginRequired));
+        assert_eq!(
+            without.authenticate(None, None),
+            Err(AuthError::LoginRequired)
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub struct Broker {
     pub limits: herald_protocol::Limits,
     pub router: Router,
     pub auth: Authenticator,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub ids: MessageIds,
     /// Cancelled when the broker starts shutting down; sessions watch it.
     pub shutdown: CancellationToken,
@@ -30,13 +30,17 @@ impl Broker {
         Broker::with_store(config, Arc::new(store)).await
     }
 
-    pub async fn with_store(config: Config, store: Arc<dyn QueueStore>) -> Result<Arc<Broker>, StoreError> {
-        let router = Router::start(store).await?;
+    pub async fn with_store(
+        config: Config,
+        store: Arc<dyn QueueStore>,
+    ) -> Result<Arc<Broker>, StoreError> {
+        let metrics = Arc::new(Metrics::default());
+        let router = Router::start(store, metrics.clone()).await?;
         Ok(Arc::new(Broker {
             limits: config.protocol_limits(),
             auth: Authenticator::new(&config.auth),
             router,
-            metrics: Metrics::default(),
+            metrics,
             ids: MessageIds::new(),
             shutdown: CancellationToken::new(),
             config,

@@ -196,7 +196,11 @@ mod tests {
     fn file_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("h.toml");
-        std::fs::write(&path, "[server]\nstomp_listen = \"\"\n[limits]\nmax_headers = 7\n").unwrap();
+        std::fs::write(
+            &path,
+            "[server]\nstomp_listen = \"\"\n[limits]\nmax_headers = 7\n",
+        )
+        .unwrap();
         let config = Config::load(Some(&path)).unwrap();
         assert_eq!(config.server.stomp_listen, None);
         assert_eq!(config.limits.max_headers, 7);
@@ -215,6 +219,9 @@ mod tests {
         let path = dir.path().join("h.toml");
         std::fs::write(&path, "[stomp]\noutbound_queue = 0\n").unwrap();
         let error = Config::load(Some(&path)).unwrap_err();
-        assert!(error.to_string().contains("stomp.outbound_queue"), "{error}");
+        assert!(
+            error.to_string().contains("stomp.outbound_queue"),
+            "{error}"
+        );
     }
 }

@@ -72,6 +72,9 @@ mod tests {
         let text = metrics.render();
         assert!(text.contains("herald_connections_total 1\n"), "{text}");
         assert!(text.contains("herald_frames_in_total 5\n"), "{text}");
-        assert!(text.contains("# TYPE herald_connections_open gauge"), "{text}");
+        assert!(
+            text.contains("# TYPE herald_connections_open gauge"),
+            "{text}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 /// How a session ends the connection, so WebSocket peers get a fitting
@@ -110,6 +110,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WebSocketTransport<
         loop {
             match self.socket.next().await {
                 None => return Ok(0),
+                // An oversize message is the client's fault, not the
+                // socket's: report it as bad data so the session answers
+                // with an ERROR frame.
+                Some(Err(tungstenite::Error::Capacity(error))) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ))
+                }
                 Some(Err(error)) => return Err(io::Error::other(error)),
                 Some(Ok(Message::Text(text))) => {
                     buffer.extend_from_slice(text.as_bytes());
@@ -145,7 +154,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WebSocketTransport<
     }
 
     async fn flush(&mut self) -> io::Result<()> {
-        SinkExt::flush(&mut self.socket).await.map_err(io::Error::other)
+        SinkExt::flush(&mut self.socket)
+            .await
+            .map_err(io::Error::other)
     }
 
     async fn close(&mut self, kind: CloseKind) {

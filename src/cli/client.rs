@@ -56,9 +56,10 @@ enum Action {
 }
 
 pub async fn run(args: ClientArgs) -> Result<(), String> {
-    let (mut connection, _) = Connection::connect(&args.url, Some(&args.login), Some(&args.passcode), "0,0")
-        .await
-        .map_err(|error| error.to_string())?;
+    let (mut connection, _) =
+        Connection::connect(&args.url, Some(&args.login), Some(&args.passcode), "0,0")
+            .await
+            .map_err(|error| error.to_string())?;
     let result = match args.action {
         Action::Send {
             destination,
@@ -74,10 +75,18 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
         Action::Interactive => interactive(&mut connection).await,
     };
     result.map_err(|error| error.to_string())?;
-    connection.disconnect().await.map_err(|error| error.to_string())
+    connection
+        .disconnect()
+        .await
+        .map_err(|error| error.to_string())
 }
 
-async fn send(connection: &mut Connection, destination: String, body: Option<String>, headers: Vec<String>) -> Result<(), ClientError> {
+async fn send(
+    connection: &mut Connection,
+    destination: String,
+    body: Option<String>,
+    headers: Vec<String>,
+) -> Result<(), ClientError> {
     let body = match body {
         Some(body) => body,
         None => std::io::read_to_string(std::io::stdin())?,
@@ -85,7 +94,9 @@ async fn send(connection: &mut Connection, destination: String, body: Option<Str
     let mut frame = Frame::new(Command::Send).header("destination", destination);
     for header in headers {
         let Some((name, value)) = header.split_once(':') else {
-            return Err(ClientError::Refused(format!("header {header:?} is not name:value")));
+            return Err(ClientError::Refused(format!(
+                "header {header:?} is not name:value"
+            )));
         };
         frame.headers.push(name, value);
     }
@@ -94,7 +105,13 @@ async fn send(connection: &mut Connection, destination: String, body: Option<Str
     Ok(())
 }
 
-async fn subscribe(connection: &mut Connection, destination: String, ack: String, count: Option<u64>, frames: bool) -> Result<(), ClientError> {
+async fn subscribe(
+    connection: &mut Connection,
+    destination: String,
+    ack: String,
+    count: Option<u64>,
+    frames: bool,
+) -> Result<(), ClientError> {
     let frame = Frame::new(Command::Subscribe)
         .header("destination", destination)
         .header("id", "0")
@@ -114,8 +131,17 @@ async fn subscribe(connection: &mut Connection, destination: String, ack: String
                 }
                 stdout.flush()?;
                 if ack != "auto" {
-                    let id = frame.get("ack").or(frame.get("message-id")).unwrap_or_default();
-                    connection.send(&Frame::new(Command::Ack).header("id", id).header("message-id", id)).await?;
+                    let id = frame
+                        .get("ack")
+                        .or(frame.get("message-id"))
+                        .unwrap_or_default();
+                    connection
+                        .send(
+                            &Frame::new(Command::Ack)
+                                .header("id", id)
+                                .header("message-id", id),
+                        )
+                        .await?;
                 }
                 seen += 1;
             }

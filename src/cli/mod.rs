@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "herald", version, about = "A STOMP 1.2 message broker for instant messaging")]
+#[command(
+    name = "herald",
+    version,
+    about = "A STOMP 1.2 message broker for instant messaging"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -33,7 +37,10 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("herald: cannot start the runtime: {error}");

@@ -57,7 +57,10 @@ impl Connection {
         };
         let link = match url.scheme() {
             "ws" | "wss" => {
-                let mut request = url.as_str().into_client_request().map_err(|e| connect_error(e.to_string()))?;
+                let mut request = url
+                    .as_str()
+                    .into_client_request()
+                    .map_err(|e| connect_error(e.to_string()))?;
                 request.headers_mut().insert(
                     "Sec-WebSocket-Protocol",
                     HeaderValue::from_static("v12.stomp, v11.stomp, v10.stomp"),
@@ -68,9 +71,13 @@ impl Connection {
                 Link::WebSocket(WebSocketTransport::new(socket, false))
             }
             "tcp" | "stomp" => {
-                let host = url.host_str().ok_or_else(|| ClientError::Url(url.to_string()))?;
+                let host = url
+                    .host_str()
+                    .ok_or_else(|| ClientError::Url(url.to_string()))?;
                 let port = url.port().unwrap_or(61613);
-                let stream = TcpStream::connect((host, port)).await.map_err(|e| connect_error(e.to_string()))?;
+                let stream = TcpStream::connect((host, port))
+                    .await
+                    .map_err(|e| connect_error(e.to_string()))?;
                 let _ = stream.set_nodelay(true);
                 Link::Tcp(StreamTransport::new(stream))
             }
@@ -116,7 +123,9 @@ impl Connection {
                 Ok((connection, reply))
             }
             Command::Error => Err(ClientError::Refused(describe_error(&reply))),
-            other => Err(ClientError::Refused(format!("expected CONNECTED, got {other}"))),
+            other => Err(ClientError::Refused(format!(
+                "expected CONNECTED, got {other}"
+            ))),
         }
     }
 
@@ -166,7 +175,11 @@ impl Connection {
 
     /// Sends `frame` with a `receipt` header and waits for that RECEIPT,
     /// returning frames that arrived meanwhile.
-    pub async fn send_with_receipt(&mut self, mut frame: Frame, receipt: &str) -> Result<Vec<Frame>, ClientError> {
+    pub async fn send_with_receipt(
+        &mut self,
+        mut frame: Frame,
+        receipt: &str,
+    ) -> Result<Vec<Frame>, ClientError> {
         frame.headers.set("receipt", receipt);
         self.send(&frame).await?;
         let mut others = Vec::new();
@@ -182,7 +195,8 @@ impl Connection {
 
     /// DISCONNECT with a receipt, then close.
     pub async fn disconnect(mut self) -> Result<(), ClientError> {
-        self.send_with_receipt(Frame::new(Command::Disconnect), "disconnect").await?;
+        self.send_with_receipt(Frame::new(Command::Disconnect), "disconnect")
+            .await?;
         self.close().await;
         Ok(())
     }

@@ -81,15 +81,32 @@ mod tests {
 
     #[test]
     fn parses_each_kind() {
-        assert_eq!(Destination::parse("/topic/a.b"), Ok(Destination::Topic("a.b".into())));
-        assert_eq!(Destination::parse("/queue/jobs/x"), Ok(Destination::Queue("jobs/x".into())));
+        assert_eq!(
+            Destination::parse("/topic/a.b"),
+            Ok(Destination::Topic("a.b".into()))
+        );
+        assert_eq!(
+            Destination::parse("/queue/jobs/x"),
+            Ok(Destination::Queue("jobs/x".into()))
+        );
         assert_eq!(Destination::parse("/user/42"), Ok(Destination::User(42)));
         assert_eq!(Destination::parse("/group/7"), Ok(Destination::Group(7)));
     }
 
     #[test]
     fn refuses_bad_names() {
-        for bad in ["", "/", "topic/a", "/topic/", "/exchange/x", "/topic/a b", "/user/abc", "/user/", "/group/-1", "/user/99999999999999999999999"] {
+        for bad in [
+            "",
+            "/",
+            "topic/a",
+            "/topic/",
+            "/exchange/x",
+            "/topic/a b",
+            "/user/abc",
+            "/user/",
+            "/group/-1",
+            "/user/99999999999999999999999",
+        ] {
             assert!(Destination::parse(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -18,6 +18,7 @@ pub use destination::{Destination, DestinationError};
 pub use queue::{ConsumerKey, QueueHandle};
 
 use crate::delivery::{Message, SessionHandle};
+use crate::metrics::Metrics;
 use topic::Topics;
 
 /// Why a SEND or SUBSCRIBE could not be routed; the text goes into the
@@ -37,8 +38,13 @@ pub enum RouteError {
 /// A subscription as the router sees it, so the session can undo it.
 #[derive(Clone)]
 pub enum Subscribed {
-    Topic { name: String },
-    Queue { handle: QueueHandle, key: ConsumerKey },
+    Topic {
+        name: String,
+    },
+    Queue {
+        handle: QueueHandle,
+        key: ConsumerKey,
+    },
 }
 
 pub struct Router {
@@ -46,16 +52,22 @@ pub struct Router {
     /// Queue name to its task. A std Mutex: held for a map lookup only.
     queues: Mutex<HashMap<String, QueueHandle>>,
     store: Arc<dyn QueueStore>,
+    metrics: Arc<Metrics>,
 }
 
 impl Router {
     /// A router whose queues start with what the store kept.
-    pub async fn start(store: Arc<dyn QueueStore>) -> Result<Router, StoreError> {
+    pub async fn start(
+        store: Arc<dyn QueueStore>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Router, StoreError> {
         let mut recovered: HashMap<String, Vec<_>> = HashMap::new();
         for kept in store.pending().await? {
             let message = Arc::new(Message {
                 destination: kept.queue.as_str().into(),
-                message_id: header(&kept.headers, "message-id").unwrap_or_default().into(),
+                message_id: header(&kept.headers, "message-id")
+                    .unwrap_or_default()
+                    .into(),
                 headers: kept
                     .headers
                     .iter()
@@ -64,8 +76,15 @@ impl Router {
                     .collect(),
                 body: kept.body,
             });
-            let name = kept.queue.strip_prefix("/queue/").unwrap_or(&kept.queue).to_owned();
-            recovered.entry(name).or_default().push((kept.id, message, kept.deliveries));
+            let name = kept
+                .queue
+                .strip_prefix("/queue/")
+                .unwrap_or(&kept.queue)
+                .to_owned();
+            recovered
+                .entry(name)
+                .or_default()
+                .push((kept.id, message, kept.deliveries));
         }
         let queues = recovered
             .into_iter()
@@ -75,6 +94,7 @@ impl Router {
             topics: Topics::default(),
             queues: Mutex::new(queues),
             store,
+            metrics,
         })
     }
 
@@ -89,11 +109,19 @@ impl Router {
             Destination::Queue(name) => {
                 let mut headers = Vec::with_capacity(message.headers.len() + 1);
                 headers.push(("message-id".to_owned(), message.message_id.to_string()));
-                headers.extend(message.headers.iter().map(|(n, v)| (n.to_owned(), v.to_owned())));
+                headers.extend(
+                    message
+                        .headers
+                        .iter()
+                        .map(|(n, v)| (n.to_owned(), v.to_owned())),
+                );
                 self.queue(&name).publish(message, headers).await?;
+                Metrics::inc(&self.metrics.messages_persisted_total);
                 Ok(())
             }
-            chat @ (Destination::User(_) | Destination::Group(_)) => Err(RouteError::ChatNotEnabled(chat.to_string())),
+            chat @ (Destination::User(_) | Destination::Group(_)) => {
+                Err(RouteError::ChatNotEnabled(chat.to_string()))
+            }
         }
     }
 
@@ -119,7 +147,9 @@ impl Router {
                 handle.subscribe(key.clone(), session, prefetch);
                 Ok(Subscribed::Queue { handle, key })
             }
-            chat @ (Destination::User(_) | Destination::Group(_)) => Err(RouteError::ChatNotEnabled(chat.to_string())),
+            chat @ (Destination::User(_) | Destination::Group(_)) => {
+                Err(RouteError::ChatNotEnabled(chat.to_string()))
+            }
         }
     }
 
@@ -145,5 +175,8 @@ impl Router {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }

@@ -52,7 +52,10 @@ pub struct QueueHandle {
 
 impl QueueHandle {
     /// Starts the task for a queue, with messages recovered from the store.
-    pub fn start(store: Arc<dyn QueueStore>, recovered: Vec<(StoredId, Arc<Message>, u32)>) -> QueueHandle {
+    pub fn start(
+        store: Arc<dyn QueueStore>,
+        recovered: Vec<(StoredId, Arc<Message>, u32)>,
+    ) -> QueueHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
         let ready = recovered
             .into_iter()
@@ -74,7 +77,11 @@ impl QueueHandle {
     }
 
     /// Makes `message` durable, then queues it. Returns once durable.
-    pub async fn publish(&self, message: Arc<Message>, headers: Vec<(String, String)>) -> Result<(), StoreError> {
+    pub async fn publish(
+        &self,
+        message: Arc<Message>,
+        headers: Vec<(String, String)>,
+    ) -> Result<(), StoreError> {
         let id = self
             .store
             .enqueue(&message.destination, headers, message.body.clone())
@@ -162,7 +169,10 @@ impl QueueTask {
                 }
             }
             Command::Nack(key, ids) => {
-                let mut returned: Vec<Entry> = ids.into_iter().filter_map(|id| self.release(&key, id)).collect();
+                let mut returned: Vec<Entry> = ids
+                    .into_iter()
+                    .filter_map(|id| self.release(&key, id))
+                    .collect();
                 self.requeue(&mut returned);
             }
         }
@@ -188,7 +198,11 @@ impl QueueTask {
             .filter(|(_, (holder, _))| holder == key)
             .map(|(id, _)| *id)
             .collect();
-        let mut returned: Vec<Entry> = ids.into_iter().filter_map(|id| self.held.remove(&id)).map(|(_, e)| e).collect();
+        let mut returned: Vec<Entry> = ids
+            .into_iter()
+            .filter_map(|id| self.held.remove(&id))
+            .map(|(_, e)| e)
+            .collect();
         self.requeue(&mut returned);
     }
 

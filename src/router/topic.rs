@@ -20,19 +20,17 @@ pub struct Topics {
 impl Topics {
     pub fn subscribe(&self, name: &str, session: SessionHandle, subscription: Arc<str>) {
         let mut topics = self.topics.lock().expect("poisoned");
-        topics
-            .entry(name.to_owned())
-            .or_default()
-            .push(Subscriber {
-                session,
-                subscription,
-            });
+        topics.entry(name.to_owned()).or_default().push(Subscriber {
+            session,
+            subscription,
+        });
     }
 
     pub fn unsubscribe(&self, name: &str, session_id: u64, subscription: &str) {
         let mut topics = self.topics.lock().expect("poisoned");
         if let Some(subscribers) = topics.get_mut(name) {
-            subscribers.retain(|s| !(s.session.id == session_id && &*s.subscription == subscription));
+            subscribers
+                .retain(|s| !(s.session.id == session_id && &*s.subscription == subscription));
             if subscribers.is_empty() {
                 topics.remove(name);
             }

@@ -63,7 +63,12 @@ pub async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, tasks: Task
     }
 }
 
-fn route(request: Request<Incoming>, broker: Arc<Broker>, peer: SocketAddr, tasks: TaskTracker) -> Response<Body> {
+fn route(
+    request: Request<Incoming>,
+    broker: Arc<Broker>,
+    peer: SocketAddr,
+    tasks: TaskTracker,
+) -> Response<Body> {
     let path = request.uri().path();
     if path == broker.config.server.ws_path {
         return upgrade(request, broker, peer, tasks);
@@ -97,7 +102,12 @@ fn route(request: Request<Incoming>, broker: Arc<Broker>, peer: SocketAddr, task
 }
 
 /// Answers a WebSocket upgrade and hands the socket to a session.
-fn upgrade(mut request: Request<Incoming>, broker: Arc<Broker>, peer: SocketAddr, tasks: TaskTracker) -> Response<Body> {
+fn upgrade(
+    mut request: Request<Incoming>,
+    broker: Arc<Broker>,
+    peer: SocketAddr,
+    tasks: TaskTracker,
+) -> Response<Body> {
     let headers = request.headers();
     let wants_upgrade = headers
         .get(header::UPGRADE)
@@ -131,7 +141,9 @@ fn upgrade(mut request: Request<Incoming>, broker: Arc<Broker>, peer: SocketAddr
         let config = WebSocketConfig::default()
             .max_message_size(Some(limits.max_frame_bytes + 1024))
             .max_frame_size(Some(limits.max_frame_bytes + 1024));
-        let socket = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config)).await;
+        let socket =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
+                .await;
         Metrics::inc(&broker.metrics.connections_total);
         Metrics::inc(&broker.metrics.websocket_connections_total);
         session::serve(broker, WebSocketTransport::new(socket, always_binary), peer).await;
@@ -145,7 +157,10 @@ fn upgrade(mut request: Request<Incoming>, broker: Arc<Broker>, peer: SocketAddr
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     if let Some(protocol) = protocol {
-        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(protocol));
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static(protocol),
+        );
     }
     response
 }
@@ -157,15 +172,20 @@ fn choose_subprotocol<'a>(offered: impl Iterator<Item = &'a HeaderValue>) -> Opt
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
         .map(str::trim)
-        .find_map(|name| SUBPROTOCOLS.into_iter().find(|known| known.eq_ignore_ascii_case(name)))
+        .find_map(|name| {
+            SUBPROTOCOLS
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(name))
+        })
 }
 
 fn text(status: StatusCode, body: &str) -> Response<Body> {
     let mut response = Response::new(Body::from(body.to_owned()));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
@@ -173,9 +193,10 @@ fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = serde_json::json!({ "error": code, "message": message }).to_string();
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

@@ -22,7 +22,10 @@ use crate::config::Config;
 pub enum StartError {
     /// A listen address is taken or not ours; pick another in config.
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     /// The store could not be opened (data directory, permissions, corruption).
     #[error(transparent)]
     Store(#[from] herald_storage::StoreError),
@@ -46,16 +49,26 @@ impl Server {
     pub async fn start_with(broker: Arc<Broker>) -> Result<Server, StartError> {
         let config = &broker.config.server;
         let http_listener = bind(config.http_listen).await?;
-        let http_addr = http_listener.local_addr().map_err(|source| StartError::Bind {
-            addr: config.http_listen,
-            source,
-        })?;
+        let http_addr = http_listener
+            .local_addr()
+            .map_err(|source| StartError::Bind {
+                addr: config.http_listen,
+                source,
+            })?;
         let tasks = TaskTracker::new();
-        tasks.spawn(http::accept_loop(http_listener, broker.clone(), tasks.clone()));
+        tasks.spawn(http::accept_loop(
+            http_listener,
+            broker.clone(),
+            tasks.clone(),
+        ));
         let mut stomp_addr = None;
         if let Some(addr) = config.stomp_listen {
             let listener = bind(addr).await?;
-            stomp_addr = Some(listener.local_addr().map_err(|source| StartError::Bind { addr, source })?);
+            stomp_addr = Some(
+                listener
+                    .local_addr()
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            );
             tasks.spawn(tcp::accept_loop(listener, broker.clone(), tasks.clone()));
         }
         Ok(Server {
@@ -68,7 +81,10 @@ impl Server {
 
     /// The line `herald serve` prints when ready.
     pub fn listening_line(&self) -> String {
-        let stomp = self.stomp_addr.map(|a| a.to_string()).unwrap_or_else(|| "-".into());
+        let stomp = self
+            .stomp_addr
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
         format!("listening http={} stomp={stomp}", self.http_addr)
     }
 
@@ -77,7 +93,10 @@ impl Server {
         self.broker.shutdown.cancel();
         self.tasks.close();
         let grace = Duration::from_millis(self.broker.config.server.shutdown_grace_ms);
-        if tokio::time::timeout(grace, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(grace, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("sessions still open after the shutdown grace period");
         }
         self.broker.router.close().await;

@@ -22,7 +22,11 @@ pub async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, tasks: Task
                 let _ = stream.set_nodelay(true);
                 Metrics::inc(&broker.metrics.connections_total);
                 Metrics::inc(&broker.metrics.tcp_connections_total);
-                tasks.spawn(session::serve(broker.clone(), StreamTransport::new(stream), peer));
+                tasks.spawn(session::serve(
+                    broker.clone(),
+                    StreamTransport::new(stream),
+                    peer,
+                ));
             }
             Err(error) => {
                 // Typically out of file descriptors: back off instead of spinning.

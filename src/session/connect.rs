@@ -23,7 +23,10 @@ impl<T: Transport> Session<T> {
             ));
         }
         if !frame.body.is_empty() {
-            return Err(Refusal::new(format!("{} frames must not have a body", frame.command)));
+            return Err(Refusal::new(format!(
+                "{} frames must not have a body",
+                frame.command
+            )));
         }
         let version = Version::negotiate(frame.get("accept-version")).ok_or_else(|| {
             Refusal::with_detail(
@@ -36,8 +39,11 @@ impl<T: Transport> Session<T> {
         })?;
         let client_beats = match frame.get("heart-beat") {
             None => HeartBeat::default(),
-            Some(value) => HeartBeat::parse(value)
-                .ok_or_else(|| Refusal::new(format!("invalid heart-beat header {value:?}: expected two integers, cx,cy")))?,
+            Some(value) => HeartBeat::parse(value).ok_or_else(|| {
+                Refusal::new(format!(
+                    "invalid heart-beat header {value:?}: expected two integers, cx,cy"
+                ))
+            })?,
         };
         let principal = self
             .broker

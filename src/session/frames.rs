@@ -50,7 +50,10 @@ impl<T: Transport> Session<T> {
 
     async fn apply(&mut self, frame: Frame) -> Result<Flow, Refusal> {
         if !frame.body.is_empty() && !frame.command.allows_body() {
-            return Err(Refusal::new(format!("{} frames must not have a body", frame.command)));
+            return Err(Refusal::new(format!(
+                "{} frames must not have a body",
+                frame.command
+            )));
         }
         match frame.command {
             Command::Send => self.send(frame).await,
@@ -77,16 +80,22 @@ impl<T: Transport> Session<T> {
                 Ok(Flow::Continue)
             }
             Command::Disconnect => Ok(Flow::Disconnect),
-            Command::Connect | Command::Stomp => Err(Refusal::new("already connected: CONNECT may be sent only once")),
+            Command::Connect | Command::Stomp => Err(Refusal::new(
+                "already connected: CONNECT may be sent only once",
+            )),
             Command::Connected | Command::Message | Command::Receipt | Command::Error => {
-                Err(Refusal::new(format!("{} is a server frame; clients may not send it", frame.command)))
+                Err(Refusal::new(format!(
+                    "{} is a server frame; clients may not send it",
+                    frame.command
+                )))
             }
         }
     }
 
     async fn send(&mut self, frame: Frame) -> Result<Flow, Refusal> {
         let destination = required(&frame, "destination")?;
-        crate::router::Destination::parse(destination).map_err(|error| Refusal::new(error.to_string()))?;
+        crate::router::Destination::parse(destination)
+            .map_err(|error| Refusal::new(error.to_string()))?;
         if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
             self.transactions.hold(&transaction, frame)?;
         } else {
@@ -123,11 +132,15 @@ impl<T: Transport> Session<T> {
             (None, _) => return Err(Refusal::new("SUBSCRIBE requires an id header")),
         };
         if self.subscriptions.by_id.contains_key(&id) {
-            return Err(Refusal::new(format!("subscription id {id:?} is already in use on this connection")));
+            return Err(Refusal::new(format!(
+                "subscription id {id:?} is already in use on this connection"
+            )));
         }
         let limit = self.broker.config.stomp.max_subscriptions;
         if self.subscriptions.by_id.len() >= limit {
-            return Err(Refusal::new(format!("too many subscriptions on this connection (max_subscriptions {limit})")));
+            return Err(Refusal::new(format!(
+                "too many subscriptions on this connection (max_subscriptions {limit})"
+            )));
         }
         let ack_mode = AckMode::parse(frame.get("ack")).ok_or_else(|| {
             Refusal::new(format!(
@@ -139,7 +152,11 @@ impl<T: Transport> Session<T> {
             None => None,
             Some(value) => match value.trim().parse::<usize>() {
                 Ok(count) if count > 0 => Some(count),
-                _ => return Err(Refusal::new(format!("invalid prefetch-count {value:?}: expected a positive integer"))),
+                _ => {
+                    return Err(Refusal::new(format!(
+                        "invalid prefetch-count {value:?}: expected a positive integer"
+                    )))
+                }
             },
         };
         let queue_prefetch = match ack_mode {
@@ -171,10 +188,9 @@ impl<T: Transport> Session<T> {
             (None, Version::V1_0) => required(frame, "destination")?,
             (None, _) => return Err(Refusal::new("UNSUBSCRIBE requires an id header")),
         };
-        let subscription = self
-            .subscriptions
-            .remove(id)
-            .ok_or_else(|| Refusal::new(format!("no subscription with id {id:?} on this connection")))?;
+        let subscription = self.subscriptions.remove(id).ok_or_else(|| {
+            Refusal::new(format!("no subscription with id {id:?} on this connection"))
+        })?;
         self.broker
             .router
             .unsubscribe(self.handle.id, id, &subscription.routed);
@@ -196,7 +212,11 @@ impl<T: Transport> Session<T> {
 
     /// The id an ACK or NACK names: `id` in 1.2, `message-id` before.
     fn ack_id<'f>(&self, frame: &'f Frame) -> Result<&'f str, Refusal> {
-        let header = if self.version == Version::V1_2 { "id" } else { "message-id" };
+        let header = if self.version == Version::V1_2 {
+            "id"
+        } else {
+            "message-id"
+        };
         frame
             .get(header)
             .ok_or_else(|| Refusal::new(format!("{} requires the {header} header", frame.command)))
@@ -209,18 +229,24 @@ impl<T: Transport> Session<T> {
         let settled = self
             .subscriptions
             .settle(ack_id, frame.get("subscription"))
-            .ok_or_else(|| Refusal::new(format!("{} names unknown or already acknowledged message {ack_id:?}", frame.command)))?;
+            .ok_or_else(|| {
+                Refusal::new(format!(
+                    "{} names unknown or already acknowledged message {ack_id:?}",
+                    frame.command
+                ))
+            })?;
         let routed = self
             .subscriptions
             .by_id
             .get(&settled.subscription)
             .map(|s| s.routed.clone());
-        if let (Some(Subscribed::Queue { handle, key }), false) = (routed, settled.stored_ids.is_empty()) {
+        if let (Some(Subscribed::Queue { handle, key }), false) =
+            (routed, settled.stored_ids.is_empty())
+        {
             if frame.command == Command::Ack {
-                handle
-                    .ack(key, settled.stored_ids)
-                    .await
-                    .map_err(|error| Refusal::new(format!("acknowledgement not recorded: {error}")))?;
+                handle.ack(key, settled.stored_ids).await.map_err(|error| {
+                    Refusal::new(format!("acknowledgement not recorded: {error}"))
+                })?;
             } else {
                 handle.nack(key, settled.stored_ids);
             }

@@ -97,7 +97,11 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
     let reason = session.run().await;
     session.finish(&reason).await;
     Metrics::dec(&session.broker.metrics.connections_open);
-    let login = session.principal.as_ref().map(|p| p.login.as_str()).unwrap_or("-");
+    let login = session
+        .principal
+        .as_ref()
+        .map(|p| p.login.as_str())
+        .unwrap_or("-");
     tracing::debug!(peer = %session.peer, transport = session.transport.name(), login, %reason, "connection closed");
 }
 
@@ -134,7 +138,7 @@ impl<T: Transport> Session<T> {
                 _ = sleep_until(deadline) => {
                     return Err(self.refuse(Refusal::new("no CONNECT frame within the connect timeout"), None).await);
                 }
-                read = self.transport.read(&mut self.read_buffer) => self.bytes_read(read)?,
+                read = self.transport.read(&mut self.read_buffer) => self.bytes_read(read).await?,
             }
         }
     }
@@ -155,8 +159,10 @@ impl<T: Transport> Session<T> {
                     Flow::Closed(reason) => return Ok(reason),
                 }
             }
-            if let Err(reason) = self.flush().await {
-                return Ok(reason);
+            match self.flush().await {
+                Ok(()) => {}
+                Err(CloseReason::SlowConsumer) => return Ok(self.slow_consumer().await),
+                Err(reason) => return Ok(reason),
             }
             tokio::select! {
                 biased;
@@ -174,7 +180,7 @@ impl<T: Transport> Session<T> {
                     }
                 }
                 read = self.transport.read(&mut self.read_buffer) => {
-                    if let Err(reason) = self.bytes_read(read) {
+                    if let Err(reason) = self.bytes_read(read).await {
                         return Ok(reason);
                     }
                 }
@@ -198,12 +204,22 @@ impl<T: Transport> Session<T> {
         }
     }
 
-    fn bytes_read(&mut self, read: std::io::Result<usize>) -> Result<(), CloseReason> {
+    /// Notes a read; a closed or failed socket ends the session, and
+    /// oversize input gets an ERROR first.
+    async fn bytes_read(&mut self, read: std::io::Result<usize>) -> Result<(), CloseReason> {
         match read {
             Ok(0) => Err(CloseReason::PeerClosed),
             Ok(_) => {
                 self.last_read = Instant::now();
                 Ok(())
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                let limit = self.broker.limits.max_frame_bytes;
+                let refusal = Refusal::with_detail(
+                    format!("frame exceeds max_frame_bytes ({limit})"),
+                    error.to_string(),
+                );
+                Err(self.refuse(refusal, None).await)
             }
             Err(error) => Err(CloseReason::Io(error.to_string())),
         }

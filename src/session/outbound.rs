@@ -129,7 +129,11 @@ impl<T: Transport> Session<T> {
             by_subscription.entry(subscription).or_default().push(id);
         }
         for (subscription, ids) in by_subscription {
-            let routed = self.subscriptions.by_id.get(&subscription).map(|s| s.routed.clone());
+            let routed = self
+                .subscriptions
+                .by_id
+                .get(&subscription)
+                .map(|s| s.routed.clone());
             if let Some(Subscribed::Queue { handle, key }) = routed {
                 let acked = handle.ack(key, ids);
                 tokio::spawn(async move {
@@ -143,7 +147,11 @@ impl<T: Transport> Session<T> {
 
     /// Sends an ERROR frame for `refusal`, lingers so the client can read
     /// it, then closes.
-    pub(super) async fn refuse(&mut self, refusal: Refusal, receipt_id: Option<String>) -> CloseReason {
+    pub(super) async fn refuse(
+        &mut self,
+        refusal: Refusal,
+        receipt_id: Option<String>,
+    ) -> CloseReason {
         let mut frame = Frame::new(Command::Error).header("message", one_line(&refusal.message));
         if let Some(receipt_id) = receipt_id {
             frame.headers.push("receipt-id", receipt_id);
@@ -152,7 +160,11 @@ impl<T: Transport> Session<T> {
             frame.headers.push("version", Version::supported_list());
         }
         frame.headers.push("content-type", "text/plain");
-        let detail = if refusal.detail.is_empty() { &refusal.message } else { &refusal.detail };
+        let detail = if refusal.detail.is_empty() {
+            &refusal.message
+        } else {
+            &refusal.detail
+        };
         frame.body = bytes::Bytes::from(detail.clone().into_bytes());
         self.write_frame(&frame);
         Metrics::inc(&self.broker.metrics.error_frames_total);
@@ -187,7 +199,10 @@ impl<T: Transport> Session<T> {
         // not read, so only the ERROR is attempted, briefly.
         self.pending_writes.clear();
         let frame = Frame::new(Command::Error)
-            .header("message", "slow consumer: too many frames waiting to be written")
+            .header(
+                "message",
+                "slow consumer: too many frames waiting to be written",
+            )
             .body("the connection's outbound queue is full; the client is not reading fast enough");
         self.write_frame(&frame);
         let frames = std::mem::take(&mut self.pending_writes);
@@ -199,7 +214,11 @@ impl<T: Transport> Session<T> {
             transport.flush().await
         })
         .await;
-        let _ = tokio::time::timeout(self.broker.config.stomp.error_linger(), self.transport.close(CloseKind::Normal)).await;
+        let _ = tokio::time::timeout(
+            self.broker.config.stomp.error_linger(),
+            self.transport.close(CloseKind::Normal),
+        )
+        .await;
         CloseReason::SlowConsumer
     }
 
@@ -217,7 +236,11 @@ impl<T: Transport> Session<T> {
             transport.flush().await
         })
         .await;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.transport.close(CloseKind::GoingAway)).await;
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            self.transport.close(CloseKind::GoingAway),
+        )
+        .await;
         sleep(std::time::Duration::ZERO).await;
         CloseReason::Shutdown
     }
@@ -230,11 +253,24 @@ impl<T: Transport> Session<T> {
         let ids: Vec<Arc<str>> = self.subscriptions.by_id.keys().cloned().collect();
         for id in ids {
             if let Some(subscription) = self.subscriptions.remove(&id) {
-                self.broker.router.unsubscribe(self.handle.id, &id, &subscription.routed);
+                self.broker
+                    .router
+                    .unsubscribe(self.handle.id, &id, &subscription.routed);
             }
         }
-        if matches!(reason, CloseReason::Disconnect | CloseReason::PeerClosed | CloseReason::HeartbeatTimeout | CloseReason::ConnectTimeout | CloseReason::Io(_)) {
-            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), self.transport.close(CloseKind::Normal)).await;
+        if matches!(
+            reason,
+            CloseReason::Disconnect
+                | CloseReason::PeerClosed
+                | CloseReason::HeartbeatTimeout
+                | CloseReason::ConnectTimeout
+                | CloseReason::Io(_)
+        ) {
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(1),
+                self.transport.close(CloseKind::Normal),
+            )
+            .await;
         }
     }
 }

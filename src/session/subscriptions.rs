@@ -51,7 +51,8 @@ pub struct Subscription {
 impl Subscription {
     /// Whether another message may go out without exceeding prefetch.
     pub fn has_room(&self) -> bool {
-        self.ack_mode == AckMode::Auto || self.prefetch.is_none_or(|limit| self.unacked.len() < limit)
+        self.ack_mode == AckMode::Auto
+            || self.prefetch.is_none_or(|limit| self.unacked.len() < limit)
     }
 }
 
@@ -113,7 +114,9 @@ impl Subscriptions {
 
     fn take(&mut self, ack_id: &str, subscription: &Arc<str>) -> Option<Unacked> {
         let entries = self.pending.get_mut(ack_id)?;
-        let index = entries.iter().position(|u| &u.subscription == subscription)?;
+        let index = entries
+            .iter()
+            .position(|u| &u.subscription == subscription)?;
         let unacked = entries.swap_remove(index);
         if entries.is_empty() {
             self.pending.remove(ack_id);

@@ -23,7 +23,9 @@ impl Transactions {
             return Err(Refusal::new(format!("transaction {id} is already open")));
         }
         if self.open.len() >= MAX_OPEN {
-            return Err(Refusal::new(format!("too many open transactions (limit {MAX_OPEN})")));
+            return Err(Refusal::new(format!(
+                "too many open transactions (limit {MAX_OPEN})"
+            )));
         }
         self.open.insert(id.to_owned(), Vec::new());
         Ok(())
@@ -36,7 +38,9 @@ impl Transactions {
             .get_mut(id)
             .ok_or_else(|| Refusal::new(format!("transaction {id} is not open")))?;
         if frames.len() >= MAX_FRAMES {
-            return Err(Refusal::new(format!("transaction {id} holds too many frames (limit {MAX_FRAMES})")));
+            return Err(Refusal::new(format!(
+                "transaction {id} holds too many frames (limit {MAX_FRAMES})"
+            )));
         }
         frames.push(frame);
         Ok(())
@@ -71,10 +75,20 @@ mod tests {
     fn commit_returns_frames_in_order() {
         let mut transactions = Transactions::default();
         transactions.begin("t").unwrap();
-        transactions.hold("t", Frame::new(Command::Send).header("n", "1")).unwrap();
-        transactions.hold("t", Frame::new(Command::Ack).header("n", "2")).unwrap();
+        transactions
+            .hold("t", Frame::new(Command::Send).header("n", "1"))
+            .unwrap();
+        transactions
+            .hold("t", Frame::new(Command::Ack).header("n", "2"))
+            .unwrap();
         let frames = transactions.commit("t").unwrap();
-        assert_eq!(frames.iter().map(|f| f.get("n").unwrap()).collect::<Vec<_>>(), ["1", "2"]);
+        assert_eq!(
+            frames
+                .iter()
+                .map(|f| f.get("n").unwrap())
+                .collect::<Vec<_>>(),
+            ["1", "2"]
+        );
         assert!(transactions.commit("t").is_err());
     }
 
