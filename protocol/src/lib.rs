@@ -3,7 +3,7 @@
 //!
 //! This crate knows bytes and nothing else: no sockets, no tokio, no broker
 //! policy. The broker feeds received bytes into a [`Decoder`] and writes what
-//! [`encode`] produces; everything about sessions lives in the `herald` crate.
+//! [`encode()`] produces; everything about sessions lives in the `herald` crate.
 
 mod command;
 mod decode;
