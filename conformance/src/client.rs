@@ -183,6 +183,20 @@ impl Connection {
         }
     }
 
+    /// The next frame, which must be an ERROR; `action` says what provoked
+    /// it, for the failure message.
+    pub async fn expect_error_for(&mut self, action: &str) -> Result<Frame, String> {
+        let frame = self
+            .recv()
+            .await
+            .map_err(|why| format!("expected ERROR for {action}: {why}"))?;
+        if frame.command == Command::Error {
+            Ok(frame)
+        } else {
+            Err(format!("{action} got {}", describe(&frame)))
+        }
+    }
+
     /// Waits for the RECEIPT whose `receipt-id` is `id`; other frames that
     /// come first are kept for later, but an ERROR fails at once.
     pub async fn expect_receipt(&mut self, id: &str) -> Result<Frame, String> {

@@ -5,7 +5,6 @@
 use herald_protocol::heartbeat::HeartBeat;
 use herald_protocol::{Command, Frame};
 
-use crate::client::describe;
 use crate::context::{ensure, ensure_header, Context, Outcome};
 
 /// The suite's CONNECT with `accept-version` replaced (or removed when `None`).
@@ -105,13 +104,9 @@ pub async fn bad_passcode(context: &Context) -> Outcome {
         .headers
         .push("passcode", "herald-conformance-wrong-passcode");
     connection.send(&frame).await?;
-    let reply = connection
-        .recv()
-        .await
-        .map_err(|why| format!("expected ERROR: {why}"))?;
-    ensure(reply.command == Command::Error, || {
-        format!("a wrong passcode for {login:?} got {}", describe(&reply))
-    })?;
+    connection
+        .expect_error_for(&format!("a wrong passcode for {login:?}"))
+        .await?;
     connection
         .expect_closed()
         .await

@@ -6,7 +6,7 @@
 use herald_protocol::{Command, Frame};
 
 use super::raw_frame;
-use crate::client::{describe, Connection};
+use crate::client::Connection;
 use crate::context::{ensure, Context, Outcome};
 
 /// A connected session that has just sent SEND without a destination and a
@@ -20,22 +20,11 @@ async fn provoke(context: &Context) -> Result<Connection, String> {
     Ok(connection)
 }
 
-/// Expects an ERROR as the reply to what `action` describes.
-async fn expect_error(connection: &mut Connection, action: &str) -> Result<Frame, String> {
-    let reply = connection
-        .recv()
-        .await
-        .map_err(|why| format!("expected ERROR for {action}: {why}"))?;
-    if reply.command == Command::Error {
-        Ok(reply)
-    } else {
-        Err(format!("{action} got {}", describe(&reply)))
-    }
-}
-
 pub async fn message_header(context: &Context) -> Outcome {
     let mut connection = provoke(context).await?;
-    let error = expect_error(&mut connection, "SEND without destination").await?;
+    let error = connection
+        .expect_error_for("SEND without destination")
+        .await?;
     let message = error.get("message").unwrap_or("");
     ensure(!message.is_empty(), || {
         "the ERROR has no message header".to_owned()
@@ -44,7 +33,9 @@ pub async fn message_header(context: &Context) -> Outcome {
 
 pub async fn receipt_id(context: &Context) -> Outcome {
     let mut connection = provoke(context).await?;
-    let error = expect_error(&mut connection, "SEND without destination").await?;
+    let error = connection
+        .expect_error_for("SEND without destination")
+        .await?;
     let receipt_id = error.get("receipt-id");
     ensure(receipt_id == Some("bad-send"), || {
         format!("the ERROR has receipt-id {receipt_id:?}, the bad frame had receipt:bad-send")
@@ -53,7 +44,9 @@ pub async fn receipt_id(context: &Context) -> Outcome {
 
 pub async fn then_close(context: &Context) -> Outcome {
     let mut connection = provoke(context).await?;
-    expect_error(&mut connection, "SEND without destination").await?;
+    connection
+        .expect_error_for("SEND without destination")
+        .await?;
     connection
         .expect_closed()
         .await
@@ -65,7 +58,8 @@ pub async fn send_without_destination(context: &Context) -> Outcome {
     let mut connection = context.connect().await?;
     let frame = Frame::new(Command::Send).body(&b"to nowhere"[..]);
     connection.send(&frame).await?;
-    expect_error(&mut connection, "SEND without destination")
+    connection
+        .expect_error_for("SEND without destination")
         .await
         .map(|_| ())
 }
@@ -74,9 +68,7 @@ pub async fn unknown_command(context: &Context) -> Outcome {
     let mut connection = context.connect().await?;
     let frame = raw_frame("FOO", &[("receipt", "foo")], b"", "\n");
     connection.send_raw(&frame).await?;
-    expect_error(&mut connection, "command FOO")
-        .await
-        .map(|_| ())
+    connection.expect_error_for("command FOO").await.map(|_| ())
 }
 
 pub async fn lowercase_command(context: &Context) -> Outcome {
@@ -92,7 +84,8 @@ pub async fn lowercase_command(context: &Context) -> Outcome {
         "\n",
     );
     connection.send_raw(&frame).await?;
-    expect_error(&mut connection, "command send (lowercase)")
+    connection
+        .expect_error_for("command send (lowercase)")
         .await
         .map(|_| ())
 }
