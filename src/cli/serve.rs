@@ -1,6 +1,6 @@
 //! `herald serve`: load config, start the listeners, run until a signal.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use tracing_subscriber::EnvFilter;
@@ -18,7 +18,9 @@ pub async fn run(config_file: Option<PathBuf>) -> Result<(), String> {
     println!("{}", server.listening_line());
     let _ = std::io::stdout().flush();
     tracing::info!(http = %server.http_addr, stomp = ?server.stomp_addr, "herald is ready");
-    eprintln!("{}", how_to_connect(&server));
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", how_to_connect(&server));
+    }
     shutdown::signal().await;
     tracing::info!("shutting down");
     server.shutdown().await;
@@ -27,7 +29,10 @@ pub async fn run(config_file: Option<PathBuf>) -> Result<(), String> {
 
 /// A few lines for a person who just started the broker.
 fn how_to_connect(server: &Server) -> String {
-    let ws = format!("ws://{}{}", server.http_addr, server.broker.config.server.ws_path);
+    let ws = format!(
+        "ws://{}{}",
+        server.http_addr, server.broker.config.server.ws_path
+    );
     let mut text = format!(
         "\nHerald is up. Connect a STOMP client (login guest, passcode guest on the default config):\n\
          \x20 WebSocket  {ws}   (subprotocols v12.stomp, v11.stomp, v10.stomp)\n"
