@@ -45,7 +45,7 @@ pub struct StompConfig {
     pub error_linger_ms: u64,
     pub outbound_queue: usize,
     pub max_subscriptions: usize,
-    pub queue_prefetch: usize,
+    pub default_prefetch: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -113,7 +113,7 @@ impl Config {
         let nonzero = [
             ("stomp.outbound_queue", self.stomp.outbound_queue),
             ("stomp.max_subscriptions", self.stomp.max_subscriptions),
-            ("stomp.queue_prefetch", self.stomp.queue_prefetch),
+            ("stomp.default_prefetch", self.stomp.default_prefetch),
             ("limits.max_frame_bytes", self.limits.max_frame_bytes),
             ("limits.max_headers", self.limits.max_headers),
             ("limits.max_header_line", self.limits.max_header_line),

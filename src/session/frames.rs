@@ -159,21 +159,21 @@ impl<T: Transport> Session<T> {
                 }
             },
         };
-        let queue_prefetch = match ack_mode {
-            AckMode::Auto => self.broker.config.stomp.queue_prefetch,
-            _ => prefetch.unwrap_or(self.broker.config.stomp.queue_prefetch),
+        let window = match ack_mode {
+            AckMode::Auto => self.broker.config.stomp.default_prefetch,
+            _ => prefetch.unwrap_or(self.broker.config.stomp.default_prefetch),
         };
         let routed = self
             .broker
             .router
-            .subscribe(destination, self.handle.clone(), id.clone(), queue_prefetch)
+            .subscribe(destination, self.handle.clone(), id.clone(), window)
             .map_err(|error| Refusal::new(error.to_string()))?;
         self.subscriptions.by_id.insert(
             id,
             Subscription {
                 destination: destination.to_owned(),
                 ack_mode,
-                prefetch,
+                prefetch: Some(window),
                 routed,
                 unacked: VecDeque::new(),
                 backlog: VecDeque::new(),
