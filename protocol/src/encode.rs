@@ -13,11 +13,12 @@ const CONTENT_LENGTH: &str = "content-length";
 
 /// Appends `frame` to `dst`. Headers are escaped when `escapes` is true and
 /// the command escapes (not CONNECT/STOMP/CONNECTED). A `content-length`
-/// header is always written for a non-empty body (any `content-length` in
-/// `frame.headers` is replaced by the true one).
+/// header is always written for a non-empty body and on every SEND, MESSAGE
+/// and ERROR (`content-length:0` for an empty one), so a receiver never has
+/// to scan for the NUL.
 ///
-/// Every `content-length` in `frame.headers` is dropped; the true one, when
-/// the body is not empty, goes after the other headers. In a frame that is
+/// Every `content-length` in `frame.headers` is dropped; the true one goes
+/// after the other headers. In a frame that is
 /// not escaped, CR and LF (and colons in names) cannot be represented and
 /// are written as spaces, so that no header can forge another.
 pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
@@ -34,7 +35,7 @@ pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
         write_text(dst, value.as_bytes(), escape, false);
         dst.put_u8(b'\n');
     }
-    if !frame.body.is_empty() {
+    if !frame.body.is_empty() || frame.command.allows_body() {
         dst.put_slice(CONTENT_LENGTH.as_bytes());
         dst.put_u8(b':');
         write_decimal(dst, frame.body.len());
@@ -112,7 +113,7 @@ mod tests {
         let frame = Frame::new(Command::Message).header("a:b", "c\\d\ne\rf:g");
         assert_eq!(
             encoded(&frame, true),
-            "MESSAGE\na\\cb:c\\\\d\\ne\\rf\\cg\n\n\0"
+            "MESSAGE\na\\cb:c\\\\d\\ne\\rf\\cg\ncontent-length:0\n\n\0"
         );
     }
 
@@ -130,7 +131,10 @@ mod tests {
     #[test]
     fn encoder_without_escapes_writes_backslash_and_value_colons_literally() {
         let frame = Frame::new(Command::Message).header("k", "a\\b:c");
-        assert_eq!(encoded(&frame, false), "MESSAGE\nk:a\\b:c\n\n\0");
+        assert_eq!(
+            encoded(&frame, false),
+            "MESSAGE\nk:a\\b:c\ncontent-length:0\n\n\0"
+        );
     }
 
     #[test]
@@ -140,7 +144,7 @@ mod tests {
             .header("message-id:y", "2\r");
         assert_eq!(
             encoded(&frame, false),
-            "MESSAGE\nx:1 message-id:forged  \0\nmessage-id y:2 \n\n\0"
+            "MESSAGE\nx:1 message-id:forged  \0\nmessage-id y:2 \ncontent-length:0\n\n\0"
         );
     }
 
@@ -169,9 +173,15 @@ mod tests {
     }
 
     #[test]
-    fn encoder_drops_content_length_for_empty_body() {
-        let frame = Frame::new(Command::Send).header("content-length", "5");
-        assert_eq!(encoded(&frame, true), "SEND\n\n\0");
+    fn encoder_drops_content_length_on_bodiless_frames() {
+        let frame = Frame::new(Command::Subscribe).header("content-length", "5");
+        assert_eq!(encoded(&frame, true), "SUBSCRIBE\n\n\0");
+    }
+
+    #[test]
+    fn encoder_writes_zero_content_length_on_empty_message() {
+        let frame = Frame::new(Command::Message).header("content-length", "5");
+        assert_eq!(encoded(&frame, true), "MESSAGE\ncontent-length:0\n\n\0");
     }
 
     #[test]
