@@ -229,7 +229,9 @@ async fn read_websocket(mut source: SplitStream<WsStream>, events: mpsc::Sender<
             Some(Ok(Message::Binary(bytes))) => bytes,
             Some(Ok(Message::Close(frame))) => {
                 let how = match frame {
-                    Some(frame) => format!("WebSocket close {} {:?}", frame.code, frame.reason),
+                    Some(frame) => {
+                        format!("WebSocket close {} {:?}", frame.code, frame.reason.as_str())
+                    }
                     None => "WebSocket close".to_owned(),
                 };
                 return reader.closed(&how).await;
