@@ -102,7 +102,7 @@ let clientCounter = 0;
  * once CONNECTED arrived. Any ERROR frame, or a socket that closes while
  * the client is not being deactivated, fails the run.
  */
-async function connect(name) {
+async function connect(name, overrides = {}) {
   const label = `${name}#${++clientCounter}`;
   const state = { client: null, connected: null, socket: null, closes: [], disconnectReceipt: null, deactivating: false };
   const client = new Client({
@@ -115,6 +115,7 @@ async function connect(name) {
     heartbeatOutgoing: 10000,
     reconnectDelay: 0,
     debug: process.env.STOMPJS_DEBUG ? (line) => console.error(`[${label}] ${line}`) : () => {},
+    ...overrides,
   });
   state.client = client;
   const connected = new Promise((resolve, reject) => {
@@ -297,6 +298,39 @@ async function scenarioQueueAck() {
   await disconnect(producer);
 }
 
+async function scenarioQueueClientAck() {
+  const destination = `/queue/interop-cumulative-${RUN}`;
+  const producer = await connect('cumulative-producer');
+  for (const body of ['c1', 'c2', 'c3']) await publishConfirmed(producer, { destination, body });
+
+  // ack: 'client' is cumulative: ACKing c2 acknowledges c1 and c2, not c3.
+  const c1 = await connect('cumulative-consumer-1');
+  const inbox1 = new Inbox('cumulative consumer 1');
+  await subscribe(c1, destination, inbox1, { ack: 'client' });
+  const got = [];
+  for (const body of ['c1', 'c2', 'c3']) {
+    const m = await inbox1.next(body);
+    assertEq(m.body, body, 'queue order');
+    got.push(m);
+  }
+  const r = receipt(c1, 'ack');
+  got[1].ack({ receipt: r.id });
+  await r.frame;
+  await disconnect(c1);
+
+  const c2 = await connect('cumulative-consumer-2');
+  const inbox2 = new Inbox('cumulative consumer 2');
+  await subscribe(c2, destination, inbox2, { ack: 'client' });
+  const left = await inbox2.next('c3, the only message not covered by the cumulative ACK');
+  assertEq(left.body, 'c3', 'message left after a cumulative ACK of c2');
+  const r2 = receipt(c2, 'ack');
+  left.ack({ receipt: r2.id });
+  await r2.frame;
+  await inbox2.none('c1 and c2 were acknowledged cumulatively');
+  await disconnect(c2);
+  await disconnect(producer);
+}
+
 async function scenarioReceipts() {
   const c = await connect('receipts');
   const topicReceipt = await publishConfirmed(c, { destination: `/topic/interop-receipt-${RUN}`, body: 'r' });
@@ -417,13 +451,48 @@ async function scenarioDeactivate() {
   assertEq(socket.readyState, WebSocket.CLOSED, 'socket state after deactivate()');
 }
 
+// Needs a broker whose CONNECTED offers heart-beats of at most HB_MS both ways
+// (tests/interop.rs starts Herald with 1000 ms).
+async function scenarioHeartbeats() {
+  const HB_MS = 1000;
+  const IDLE_MS = 4000;
+  let pongs = 0;
+  let pings = 0;
+  let lost = false;
+  const c = await connect('heart-beats', {
+    heartbeatIncoming: HB_MS,
+    heartbeatOutgoing: HB_MS,
+    onHeartbeatLost: () => { lost = true; },
+    debug: (line) => {
+      if (line === '<<< PONG') pongs++;
+      if (line === '>>> PING') pings++;
+      if (process.env.STOMPJS_DEBUG) console.error(`[heart-beats] ${line}`);
+    },
+  });
+  const [sx, sy] = (c.connected.headers['heart-beat'] || '0,0').split(',').map(Number);
+  assert(sx > 0 && sx <= HB_MS && sy > 0 && sy <= HB_MS,
+    `this scenario needs a broker offering heart-beats <= ${HB_MS} ms both ways; CONNECTED heart-beat: ${c.connected.headers['heart-beat']}`);
+  // Idle: only heart-beats flow. stompjs closes the socket when the server is
+  // silent for twice the negotiated period; the server closes it when we are.
+  await sleep(IDLE_MS);
+  assert(!lost, 'stompjs saw no server heart-beat for twice the negotiated period');
+  assert(c.client.connected, 'still connected after an idle period');
+  assert(pings >= 2, `stompjs sent heart-beats (${pings})`);
+  assert(pongs >= 2, `the server sent heart-beats while the connection was idle (${pongs} in ${IDLE_MS} ms)`);
+  // And the session still works.
+  await publishConfirmed(c, { destination: `/topic/interop-hb-${RUN}`, body: 'still here' });
+  await disconnect(c);
+}
+
 const scenarios = [
   ['connect', scenarioConnect],
   ['topic', scenarioTopic],
   ['queue-ack-nack', scenarioQueueAck],
+  ['queue-client-ack', scenarioQueueClientAck],
   ['receipts', scenarioReceipts],
   ['binary-body', scenarioBinary],
   ['transactions', scenarioTransactions],
+  ['heart-beats', scenarioHeartbeats],
   ['deactivate', scenarioDeactivate],
 ];
 

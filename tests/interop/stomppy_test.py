@@ -68,6 +68,8 @@ class Recorder(stomp.ConnectionListener):
         self.errors = []
         self.receipts = set()
         self.receipt_cond = threading.Condition()
+        self.heartbeats = 0
+        self.heartbeat_timeouts = 0
 
     # -- called on stomp.py's receiver thread
     def on_connected(self, frame):
@@ -86,6 +88,12 @@ class Recorder(stomp.ConnectionListener):
         self.errors.append(frame)
         with self.receipt_cond:
             self.receipt_cond.notify_all()
+
+    def on_heartbeat(self):
+        self.heartbeats += 1
+
+    def on_heartbeat_timeout(self):
+        self.heartbeat_timeouts += 1
 
     def on_disconnected(self):
         self.disconnected.set()
@@ -334,6 +342,28 @@ def scenario_12_disconnect(broker, kind):
     check(not conn.is_connected(), "is_connected() after disconnect")
 
 
+def scenario_12_heartbeats(broker, kind):
+    # Needs a broker whose CONNECTED offers heart-beats of at most 1000 ms both
+    # ways (tests/interop.rs starts Herald with 1000 ms).
+    hb_ms, idle_s = 1000, 4.0
+    conn, rec = broker.open(kind, "heart-beats", heartbeats=(hb_ms, hb_ms))
+    offered = rec.connected_frame.headers.get("heart-beat", "0,0")
+    sx, sy = (int(v) for v in offered.split(","))
+    check(0 < sx <= hb_ms and 0 < sy <= hb_ms,
+          "this scenario needs a broker offering heart-beats <= %d ms both ways; CONNECTED heart-beat: %r"
+          % (hb_ms, offered))
+    # Idle: only heart-beats flow. stomp.py reports a timeout when the server
+    # is silent for 1.5 periods; the server closes the connection when we are.
+    time.sleep(idle_s)
+    check(rec.heartbeat_timeouts == 0, "stomp.py saw no server heart-beat in time (%d timeouts)" % rec.heartbeat_timeouts)
+    check(not rec.disconnected.is_set() and conn.is_connected(), "still connected after an idle period")
+    check(rec.heartbeats >= 2, "the server sent heart-beats while idle (%d in %ss)" % (rec.heartbeats, idle_s))
+    rid = new_receipt("r")
+    conn.send("/topic/py-hb-%s" % RUN, "still here", receipt=rid)
+    rec.wait_receipt(rid)
+    close(conn, rec)
+
+
 # ---------------------------------------------------------------- STOMP 1.1 and 1.0
 
 
@@ -429,6 +459,33 @@ def scenario_10(broker):
     close(producer, prec)
 
 
+def scenario_cross_version(broker):
+    destination = "/topic/py-versions-%s" % RUN
+    conns = {}
+    for kind in ("tcp-1.0", "tcp-1.1", "tcp-1.2", "ws-1.2"):
+        conn, rec = broker.open(kind, "cross")
+        rid = new_receipt("sub")
+        conn.subscribe(destination, id="sub-%s" % kind, ack="auto", receipt=rid)
+        rec.wait_receipt(rid)
+        conns[kind] = (conn, rec)
+    # Every sender's header reaches every receiver, each in its own version's
+    # encoding: 1.2 and 1.1 escape ':' and '\\', 1.0 has no escapes.
+    value = "a:b\\d e"
+    for sender in conns:
+        conn, rec = conns[sender]
+        body = "from %s" % sender
+        rid = new_receipt("r")
+        conn.send(destination, body, headers={"x-custom": value}, receipt=rid)
+        rec.wait_receipt(rid)
+        for receiver, (_, rrec) in conns.items():
+            m = rrec.next_message("%s's message at %s" % (sender, receiver))
+            check_eq(m.body, body, "body %s -> %s" % (sender, receiver))
+            check_eq(m.headers.get("x-custom"), value, "custom header %s -> %s" % (sender, receiver))
+    for conn, rec in conns.values():
+        rec.no_message("one message per sender")
+        close(conn, rec)
+
+
 def main():
     global current_scenario
     if len(sys.argv) != 3:
@@ -449,11 +506,13 @@ def main():
             ("%s nack" % kind, lambda k=kind: scenario_12_nack(broker, k)),
             ("%s transactions" % kind, lambda k=kind: scenario_12_transactions(broker, k)),
             ("%s topic-binary" % kind, lambda k=kind: scenario_12_topic_binary(broker, k)),
+            ("%s heart-beats" % kind, lambda k=kind: scenario_12_heartbeats(broker, k)),
             ("%s disconnect" % kind, lambda k=kind: scenario_12_disconnect(broker, k)),
         ]
     scenarios += [
         ("tcp-1.1 subscribe-send-ack-nack", lambda: scenario_11(broker)),
         ("tcp-1.0 subscribe-send-ack-transactions", lambda: scenario_10(broker)),
+        ("cross-version headers", lambda: scenario_cross_version(broker)),
     ]
 
     for name, run in scenarios:
