@@ -309,3 +309,42 @@ fn leading_eol(buffer: &[u8]) -> Option<usize> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn heart_beats_and_frames_come_out_in_order() {
+        let (sender, mut events) = mpsc::channel(16);
+        let mut reader = FrameReader::new(sender);
+        assert!(reader.feed(b"\n\r\nCONNECTED\nversion:1.2\n\n\0\r").await);
+        assert!(reader.feed(b"\nMESSAGE\ndestination:/topic/a\n\nhi").await);
+        assert!(reader.feed(b"\0\n").await);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(match event {
+                Event::Frame(frame) => frame.command.to_string(),
+                Event::HeartBeat(_) => "EOL".to_owned(),
+                other => format!("{other:?}"),
+            });
+        }
+        assert_eq!(seen, ["EOL", "EOL", "CONNECTED", "EOL", "MESSAGE", "EOL"]);
+    }
+
+    #[tokio::test]
+    async fn garbage_stops_the_reader_with_an_event() {
+        let (sender, mut events) = mpsc::channel(16);
+        let mut reader = FrameReader::new(sender);
+        assert!(!reader.feed(b"HTTP/1.1 400 Bad Request\r\n\r\n").await);
+        assert!(matches!(events.try_recv(), Ok(Event::Garbage(_))));
+    }
+
+    #[test]
+    fn leading_eols() {
+        assert_eq!(leading_eol(b"\nX"), Some(1));
+        assert_eq!(leading_eol(b"\r\nX"), Some(2));
+        assert_eq!(leading_eol(b"\r"), None);
+        assert_eq!(leading_eol(b"SEND"), None);
+    }
+}
