@@ -22,6 +22,17 @@ pub enum StoreError {
     /// the client whose frame caused it.
     #[error("store rejected the operation: {0}")]
     Rejected(String),
+    /// The operation clashes with what is already stored: a taken username,
+    /// an existing friendship or pending request, a membership that exists,
+    /// a request that was already resolved. Retrying the same call fails
+    /// again; tell the client (the HTTP API answers 409).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A record the operation needs does not exist (an unknown user, group
+    /// or request, a dissolved group, a friendship or membership that is not
+    /// there). Tell the client (the HTTP API answers 404).
+    #[error("not found: {0}")]
+    NotFound(String),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -30,9 +41,11 @@ impl From<sqlx::Error> for StoreError {
         match error {
             sqlx::Error::PoolClosed => StoreError::Closed,
             sqlx::Error::Database(ref database) => match database.kind() {
-                ErrorKind::UniqueViolation
-                | ErrorKind::ForeignKeyViolation
-                | ErrorKind::NotNullViolation
+                ErrorKind::UniqueViolation => StoreError::Conflict(error.to_string()),
+                // A reference to a user or group that is not (or no longer)
+                // there.
+                ErrorKind::ForeignKeyViolation => StoreError::NotFound(error.to_string()),
+                ErrorKind::NotNullViolation
                 | ErrorKind::CheckViolation
                 | ErrorKind::ExclusionViolation => StoreError::Rejected(error.to_string()),
                 _ => StoreError::Unavailable(error.to_string()),

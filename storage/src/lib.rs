@@ -2,11 +2,22 @@
 //!
 //! The broker's delivery layer calls these traits; sessions never touch a
 //! database. Only this crate names sqlx (and later mongodb and redis).
+//!
+//! - [`QueueStore`]: durable `/queue/{name}` messages.
+//! - [`Directory`]: users, contacts, groups and memberships.
+//! - [`MessageLog`]: chat history with a contiguous seq per conversation.
 
+pub mod directory;
 mod error;
+pub mod messages;
 mod queue;
 pub mod sqlite;
 
+pub use directory::{
+    Account, Direction, Directory, Friend, FriendRequest, Group, GroupId, GroupPatch, JoinRequest,
+    Member, NewGroup, NewUser, ProfilePatch, RequestId, RequestStatus, Role, User, UserId,
+};
 pub use error::StoreError;
+pub use messages::{MessageLog, NewMessage, StoredMessage};
 pub use queue::{QueueStore, QueuedMessage, StoredId};
 pub use sqlite::SqliteQueueStore;
