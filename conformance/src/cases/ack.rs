@@ -159,6 +159,29 @@ pub async fn missing_id(context: &Context) -> Outcome {
     reply.map(|_| ())
 }
 
+pub async fn nack_missing_id(context: &Context) -> Outcome {
+    let queue = context.queue("nack-no-id");
+    fill(context, &queue, &["nack me"]).await?;
+    let mut connection = context.connect().await?;
+    context
+        .subscribe(
+            &mut connection,
+            &queue,
+            "s1",
+            &[("ack", "client-individual")],
+        )
+        .await?;
+    context.expect_message(&mut connection, "nack me").await?;
+    let nack = Frame::new(Command::Nack)
+        .header("subscription", "s1")
+        .header("receipt", "no-id");
+    connection.send(&nack).await?;
+    let reply = connection.expect_error_for("NACK without id").await;
+    connection.shutdown().await;
+    context.drain(&queue).await;
+    reply.map(|_| ())
+}
+
 pub async fn nack_redelivers(context: &Context) -> Outcome {
     let queue = context.queue("nack");
     fill(context, &queue, &["nack me"]).await?;

@@ -78,6 +78,7 @@ pub fn all() -> Vec<Case> {
         "heartbeat-client-eols-keep-alive", false, heartbeat::client_eols_keep_alive, "Heart-beating: EOLs from the client keep it alive";
         "heartbeat-none-when-zero", false, heartbeat::none_when_zero, "Heart-beating: 0,0 means no heart-beats";
         "subscribe-missing-id-error", false, subscribe::missing_id, "SUBSCRIBE id Header: REQUIRED in 1.2";
+        "subscribe-unsubscribe-missing-id-error", false, subscribe::unsubscribe_missing_id, "UNSUBSCRIBE: id is REQUIRED";
         "subscribe-message-headers", false, subscribe::message_headers, "MESSAGE: destination, message-id, subscription, content-type, content-length";
         "subscribe-user-headers-pass-through", false, subscribe::user_headers_pass_through, "MESSAGE: user-defined headers of the SEND are carried";
         "subscribe-server-assigns-message-id", false, subscribe::server_assigns_message_id, "MESSAGE: message-id is the server's unique id, not the client's";
@@ -88,6 +89,7 @@ pub fn all() -> Vec<Case> {
         "ack-client-cumulative", false, ack::client_cumulative, "SUBSCRIBE ack Header: client ACKs are cumulative";
         "ack-client-individual", false, ack::client_individual, "SUBSCRIBE ack Header: client-individual ACKs one message";
         "ack-missing-id-error", false, ack::missing_id, "ACK: id is REQUIRED";
+        "ack-nack-missing-id-error", false, ack::nack_missing_id, "NACK: id is REQUIRED";
         "ack-nack-redelivers", false, ack::nack_redelivers, "NACK: the message was not consumed (redelivered)";
         "ack-prefetch-count", false, ack::prefetch_count, "SUBSCRIBE: prefetch-count limits unacknowledged messages (common extension)";
         "tx-send-at-commit", false, transactions::send_at_commit, "BEGIN/COMMIT: SENDs in a transaction happen at COMMIT";

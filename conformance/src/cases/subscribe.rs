@@ -18,6 +18,22 @@ pub async fn missing_id(context: &Context) -> Outcome {
         .map(|_| ())
 }
 
+pub async fn unsubscribe_missing_id(context: &Context) -> Outcome {
+    let mut connection = context.connect().await?;
+    let topic = context.topic("unsubscribe-no-id");
+    context
+        .subscribe(&mut connection, &topic, "s1", &[])
+        .await?;
+    let frame = Frame::new(Command::Unsubscribe)
+        .header("destination", topic)
+        .header("receipt", "no-id");
+    connection.send(&frame).await?;
+    connection
+        .expect_error_for("UNSUBSCRIBE without id")
+        .await
+        .map(|_| ())
+}
+
 pub async fn message_headers(context: &Context) -> Outcome {
     let mut connection = context.connect().await?;
     let topic = context.topic("headers");
