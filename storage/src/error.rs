@@ -4,7 +4,7 @@
 
 /// Why a store operation failed. The broker turns each into an ERROR frame
 /// for the client whose frame caused it; nothing already stored is lost.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend could not be reached or refused the operation; retrying
     /// later may succeed.

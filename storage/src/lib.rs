@@ -11,6 +11,7 @@ pub mod directory;
 mod error;
 pub mod messages;
 mod queue;
+mod rows;
 pub mod sqlite;
 
 pub use directory::{
@@ -20,4 +21,4 @@ pub use directory::{
 pub use error::StoreError;
 pub use messages::{MessageLog, NewMessage, StoredMessage};
 pub use queue::{QueueStore, QueuedMessage, StoredId};
-pub use sqlite::SqliteQueueStore;
+pub use sqlite::{SqliteDatabase, SqliteDirectory, SqliteMessageLog, SqliteQueueStore};

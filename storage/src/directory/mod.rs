@@ -145,8 +145,9 @@ pub trait Directory: Send + Sync + 'static {
     /// dissolved group.
     async fn update_group(&self, id: GroupId, patch: GroupPatch) -> Result<Group, StoreError>;
 
-    /// Marks the group dissolved and removes every membership and pending
-    /// join request. `NotFound` for an unknown or already dissolved group.
+    /// Marks the group dissolved, removes every membership and rejects the
+    /// pending join requests. `NotFound` for an unknown or already
+    /// dissolved group.
     async fn dissolve_group(&self, id: GroupId) -> Result<(), StoreError>;
 
     /// Adds a member. `Conflict` when the user already is one; `NotFound`

@@ -1,14 +1,23 @@
-//! The embedded SQLite backend: one `herald.db` file in the data directory.
+//! The embedded SQLite backend: one `herald.db` file in the data directory
+//! holds the queue store, the directory and the message log.
 //!
-//! Writes go to a single writer task that group-commits them (see
-//! [`writer`]); reads use a small pool of their own, which WAL mode lets run
-//! beside the writer. The file is opened with `synchronous=FULL`, so a write
-//! that was answered `Ok` survives `kill -9` and power loss.
+//! A [`SqliteDatabase`] owns the file: one writer task that group-commits
+//! every write of every store together (see [`writer`]), and a small read
+//! pool, which WAL mode lets run beside the writer. The file is opened with
+//! `synchronous=FULL`, so a write that was answered `Ok` survives `kill -9`
+//! and power loss. [`SqliteQueueStore`], [`SqliteDirectory`] and
+//! [`SqliteMessageLog`] are handles on one database; closing any of them
+//! closes the database for all.
 //!
 //! This module owns the connection settings, the schema migrations and the
-//! row format. It must not hold messages in memory beyond one batch: the
-//! broker keeps queue state, this module only makes it durable.
+//! row format. It must not hold data in memory beyond one batch.
 
+mod contacts;
+mod directory;
+mod groups;
+mod messages;
+mod queue;
+mod users;
 mod writer;
 
 #[cfg(test)]
@@ -19,18 +28,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
-use bytes::Bytes;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, Row, SqlSafeStr};
+use sqlx::{AssertSqlSafe, ConnectOptions, SqlSafeStr, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{QueueStore, QueuedMessage, StoreError, StoredId};
-use writer::{Change, Message, Request};
+use crate::StoreError;
+use writer::{BoxFuture, Message, Outcome, Request};
+
+pub use directory::SqliteDirectory;
+pub use messages::SqliteMessageLog;
+pub use queue::SqliteQueueStore;
 
 /// The database file's name inside the data directory.
 pub const DATABASE_FILE: &str = "herald.db";
@@ -39,9 +49,9 @@ pub const DATABASE_FILE: &str = "herald.db";
 /// [`StoreError::Unavailable`] (checkpoints and a second process can hold it).
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Read connections; the machine Herald targets has few cores, and reads
-/// are rare (start-up loading), so two is plenty.
-const READ_CONNECTIONS: u32 = 2;
+/// Read connections; the machine Herald targets has few cores, and most
+/// reads are short indexed lookups, so a few are plenty.
+const READ_CONNECTIONS: u32 = 4;
 
 /// Requests that may wait for the writer before senders are made to wait:
 /// bounded, so a stalled disk slows producers instead of growing memory.
@@ -50,19 +60,33 @@ const INBOX_CAPACITY: usize = 4 * writer::MAX_BATCH;
 /// The schema, in order. Embedded at compile time so the binary needs no
 /// files beside it; `tests::every_migration_file_is_embedded` checks that
 /// this list matches `migrations/sqlite/`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "queue messages",
-    include_str!("../../migrations/sqlite/0001_queue_messages.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "queue messages",
+        include_str!("../../migrations/sqlite/0001_queue_messages.sql"),
+    ),
+    (
+        2,
+        "directory",
+        include_str!("../../migrations/sqlite/0002_directory.sql"),
+    ),
+    (
+        3,
+        "messages",
+        include_str!("../../migrations/sqlite/0003_messages.sql"),
+    ),
+];
 
-fn migrator() -> Migrator {
-    let migrations = MIGRATIONS
+/// A migrator over embedded `(version, description, sql)` migrations; the
+/// PostgreSQL backend uses it too.
+pub(crate) fn migrator(migrations: &[(i64, &str, &'static str)]) -> Migrator {
+    let migrations = migrations
         .iter()
         .map(|&(version, description, sql)| {
             Migration::new(
                 version,
-                description.into(),
+                description.to_owned().into(),
                 MigrationType::Simple,
                 AssertSqlSafe(sql).into_sql_str(),
                 false,
@@ -82,9 +106,11 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         // power loss, not just a process crash. Group commit pays for it.
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
+        .foreign_keys(true)
 }
 
-fn unix_millis() -> i64 {
+/// Now, in unix milliseconds.
+pub(crate) fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |elapsed| {
@@ -92,11 +118,11 @@ fn unix_millis() -> i64 {
         })
 }
 
-/// A handle to Herald's SQLite queue store. Clones share one writer and one
-/// read pool; the store closes when [`QueueStore::close`] is called or the
-/// last clone is dropped (after finishing what was queued).
+/// Herald's SQLite database. Clones share one writer and one read pool;
+/// the database closes when [`close`](Self::close) is called (by any
+/// handle) or the last clone is dropped (after finishing what was queued).
 #[derive(Clone, Debug)]
-pub struct SqliteQueueStore {
+pub struct SqliteDatabase {
     shared: Arc<Shared>,
 }
 
@@ -113,7 +139,7 @@ struct Shared {
     commits: Arc<AtomicU64>,
 }
 
-impl SqliteQueueStore {
+impl SqliteDatabase {
     /// Opens (creating if needed) `data_dir/herald.db`, brings its schema up
     /// to date and starts the writer task. Must be called inside a tokio
     /// runtime; fails with `Unavailable` when the directory or file cannot
@@ -126,7 +152,7 @@ impl SqliteQueueStore {
         let path = data_dir.join(DATABASE_FILE);
         let options = connect_options(&path);
         let mut connection = options.connect().await?;
-        migrator().run(&mut connection).await?;
+        migrator(MIGRATIONS).run(&mut connection).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
@@ -141,7 +167,7 @@ impl SqliteQueueStore {
             Arc::clone(&commits),
             finished,
         ));
-        tracing::debug!(path = %path.display(), "opened SQLite queue store");
+        tracing::debug!(path = %path.display(), "opened the SQLite database");
         Ok(Self {
             shared: Arc::new(Shared {
                 path,
@@ -154,7 +180,7 @@ impl SqliteQueueStore {
         })
     }
 
-    /// The database file this store writes.
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
@@ -165,87 +191,25 @@ impl SqliteQueueStore {
         self.shared.commits.load(Ordering::Relaxed)
     }
 
-    /// Hands `change` to the writer and waits until it is durable. A caller
-    /// that stops waiting (its future dropped) does not undo the change:
-    /// once sent, it is applied.
-    async fn write(&self, change: Change) -> Result<StoredId, StoreError> {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
-        let (reply, answer) = oneshot::channel();
-        let request = Request { change, reply };
-        self.shared
-            .inbox
-            .send(Message::Apply(request))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        // A dropped reply means the writer stopped without answering: it
-        // only does that when its task was torn down with the runtime.
-        answer.await.map_err(|_| StoreError::Closed)?
-    }
-}
-
-/// Turns one `queue_messages` row into a message; a broken row is `Corrupt`.
-fn decode_row(row: &SqliteRow) -> Result<QueuedMessage, StoreError> {
-    let id: StoredId = row.try_get("id")?;
-    let headers: String = row.try_get("headers")?;
-    let headers: Vec<(String, String)> = serde_json::from_str(&headers)
-        .map_err(|error| StoreError::Corrupt(format!("message {id}: headers: {error}")))?;
-    let deliveries: i64 = row.try_get("deliveries")?;
-    let deliveries = u32::try_from(deliveries)
-        .map_err(|_| StoreError::Corrupt(format!("message {id}: delivery count {deliveries}")))?;
-    let body: Vec<u8> = row.try_get("body")?;
-    Ok(QueuedMessage {
-        id,
-        queue: row.try_get("queue")?,
-        headers,
-        body: Bytes::from(body),
-        deliveries,
-    })
-}
-
-#[async_trait]
-impl QueueStore for SqliteQueueStore {
-    async fn enqueue(
-        &self,
-        queue: &str,
-        headers: Vec<(String, String)>,
-        body: Bytes,
-    ) -> Result<StoredId, StoreError> {
-        let change = Change::Enqueue {
-            queue: queue.to_owned(),
-            headers: serde_json::to_string(&headers)?,
-            body,
-            created_at: unix_millis(),
-        };
-        self.write(change).await
+    /// The queue store kept in this database.
+    pub fn queue_store(&self) -> SqliteQueueStore {
+        SqliteQueueStore::from(self.clone())
     }
 
-    async fn lease(&self, id: StoredId) -> Result<(), StoreError> {
-        self.write(Change::Lease(id)).await.map(drop)
+    /// The directory kept in this database.
+    pub fn directory(&self) -> SqliteDirectory {
+        SqliteDirectory::from(self.clone())
     }
 
-    async fn requeue(&self, id: StoredId) -> Result<(), StoreError> {
-        self.write(Change::Requeue(id)).await.map(drop)
+    /// The message log kept in this database.
+    pub fn message_log(&self) -> SqliteMessageLog {
+        SqliteMessageLog::from(self.clone())
     }
 
-    async fn ack(&self, id: StoredId) -> Result<(), StoreError> {
-        self.write(Change::Ack(id)).await.map(drop)
-    }
-
-    async fn pending(&self) -> Result<Vec<QueuedMessage>, StoreError> {
-        if self.shared.closing.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
-        let rows = sqlx::query(
-            "SELECT id, queue, headers, body, deliveries FROM queue_messages ORDER BY id",
-        )
-        .fetch_all(&self.shared.readers)
-        .await?;
-        rows.iter().map(decode_row).collect()
-    }
-
-    async fn close(&self) {
+    /// Finishes in-flight writes and closes the file; later calls on any
+    /// handle fail with [`StoreError::Closed`]. Calling it again does
+    /// nothing more.
+    pub async fn close(&self) {
         self.shared.closing.store(true, Ordering::Release);
         // Fails only when the writer already stopped taking messages, which
         // means an earlier close got there first: then just wait with it.
@@ -255,5 +219,45 @@ impl QueueStore for SqliteQueueStore {
         // nothing is left to wait for.
         let _ = finished.wait_for(|done| *done).await;
         self.shared.readers.close().await;
+    }
+
+    /// The read pool, or `Closed` once closing started.
+    fn readers(&self) -> Result<&SqlitePool, StoreError> {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        Ok(&self.shared.readers)
+    }
+
+    /// Hands `job` to the writer and waits until its transaction committed.
+    /// A caller that stops waiting (its future dropped) does not undo the
+    /// job: once sent, it runs.
+    async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        if self.shared.closing.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        let (reply, answer) = oneshot::channel();
+        let job: writer::Job = Box::new(move |connection| {
+            let work = job(connection);
+            Box::pin(async move { work.await.map(|value| Box::new(value) as Outcome) })
+        });
+        self.shared
+            .inbox
+            .send(Message::Apply(Request { job, reply }))
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        // A dropped reply means the writer stopped without answering: it
+        // only does that when its task was torn down with the runtime.
+        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+        outcome
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| StoreError::Unavailable("the writer answered with another type".into()))
     }
 }

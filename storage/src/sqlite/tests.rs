@@ -99,13 +99,13 @@ async fn file_is_in_wal_mode_with_full_sync() {
     assert!(store.path().is_file());
 
     let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(&store.shared.readers)
+        .fetch_one(&store.database().shared.readers)
         .await
         .expect("journal_mode");
     assert_eq!(journal, "wal");
     // 2 is FULL.
     let synchronous: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(&store.shared.readers)
+        .fetch_one(&store.database().shared.readers)
         .await
         .expect("synchronous");
     assert_eq!(synchronous, 2);

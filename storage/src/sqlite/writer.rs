@@ -1,59 +1,68 @@
 //! The single writer of a Herald SQLite database, and its group commit.
 //!
-//! One task owns the only write connection. Callers send it [`Request`]s over
-//! a bounded channel; it takes everything already waiting (up to
-//! [`MAX_BATCH`]), applies the lot in one transaction, commits once (one
-//! fsync), then answers every caller. A caller therefore hears `Ok` only
-//! after its change is durable, and changes apply in the order they were
-//! sent, so an ack can never overtake its enqueue.
+//! One task owns the only write connection. Callers send it [`Job`]s over a
+//! bounded channel: queue changes, directory changes, message appends, all
+//! alike. It takes everything already waiting (up to [`MAX_BATCH`]), runs
+//! each job inside a savepoint of one transaction, commits once (one fsync),
+//! then answers every caller. A caller therefore hears `Ok` only after its
+//! change is durable, and changes apply in the order they were sent, so an
+//! ack can never overtake its enqueue. A job that fails (a conflict, a
+//! constraint) is rolled back to its savepoint alone; the jobs batched with
+//! it still commit.
+//!
+//! Because every write of the database goes through this one task, a job
+//! may read, decide and write without another writer changing the rows in
+//! between: checks such as "not already friends" are race-free here.
 //!
 //! This module must not read for callers (reads go through the read pool)
 //! and must not decide what errors mean (see `crate::error`).
 
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
-use sqlx::{Connection, SqliteConnection};
+use sqlx::{Connection, Sqlite, SqliteConnection, Transaction};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::{StoreError, StoredId};
+use crate::StoreError;
 
-/// Most changes committed in one transaction. Large enough that a burst of
-/// enqueues shares a handful of fsyncs, small enough that one transaction
+/// Most jobs committed in one transaction. Large enough that a burst of
+/// writes shares a handful of fsyncs, small enough that one transaction
 /// never holds the write lock for long.
 pub(super) const MAX_BATCH: usize = 512;
 
-/// One change to the queue table.
-#[derive(Debug)]
-pub(super) enum Change {
-    Enqueue {
-        queue: String,
-        /// Already encoded as JSON, so the writer never fails on encoding.
-        headers: String,
-        body: Bytes,
-        created_at: i64,
-    },
-    Lease(StoredId),
-    Requeue(StoredId),
-    Ack(StoredId),
-}
+/// A job's result, type-erased so that one writer serves every store; the
+/// caller that made the job knows its type and downcasts it.
+pub(super) type Outcome = Box<dyn Any + Send>;
 
-/// A change and where to answer once it is durable. The answer carries the
-/// new id for an enqueue and the given id otherwise.
-#[derive(Debug)]
+/// A boxed future borrowing the write connection.
+pub(super) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Work to do with the write connection inside the batch's transaction.
+pub(super) type Job = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Outcome, StoreError>>
+        + Send,
+>;
+
+/// A job and where to answer once it is durable (or failed).
 pub(super) struct Request {
-    pub(super) change: Change,
-    pub(super) reply: oneshot::Sender<Result<StoredId, StoreError>>,
+    pub(super) job: Job,
+    pub(super) reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
 /// What the writer's inbox carries.
-#[derive(Debug)]
 pub(super) enum Message {
     Apply(Request),
     /// Take no more messages; finish what is already queued, then exit.
     Close,
 }
+
+type Answer = (
+    oneshot::Sender<Result<Outcome, StoreError>>,
+    Result<Outcome, StoreError>,
+);
 
 /// The writer task: owns `connection` until the inbox is closed and drained,
 /// then closes it and reports `true` on `finished`.
@@ -86,104 +95,76 @@ pub(super) async fn run(
     finished.send_replace(true);
 }
 
-/// Commits `batch` in one transaction and answers each caller. When that
-/// fails, applies each change in a transaction of its own, so one bad change
-/// (a constraint violation) does not fail the changes batched with it.
+/// Runs `batch` in one transaction, commits, and answers each caller. When
+/// the transaction itself breaks (I/O, a savepoint that cannot be rolled
+/// back) nothing is committed and every caller hears the error.
 async fn apply(connection: &mut SqliteConnection, batch: &mut Vec<Request>, commits: &AtomicU64) {
-    let changes: Vec<&Change> = batch.iter().map(|request| &request.change).collect();
-    match commit(connection, &changes).await {
-        Ok(ids) => {
-            commits.fetch_add(1, Ordering::Relaxed);
-            for (request, id) in batch.drain(..).zip(ids) {
-                // The caller may have given up waiting; the change stands.
-                let _ = request.reply.send(Ok(id));
+    let mut transaction = match connection.begin().await {
+        Ok(transaction) => transaction,
+        Err(error) => {
+            let error = StoreError::from(error);
+            for request in batch.drain(..) {
+                let _ = request.reply.send(Err(error.clone()));
+            }
+            return;
+        }
+    };
+    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+    let mut broken: Option<StoreError> = None;
+    for request in batch.drain(..) {
+        if let Some(error) = &broken {
+            answers.push((request.reply, Err(error.clone())));
+            continue;
+        }
+        match in_savepoint(&mut transaction, request.job).await {
+            Ok(outcome) => answers.push((request.reply, outcome)),
+            Err(error) => {
+                broken = Some(error.clone());
+                answers.push((request.reply, Err(error)));
             }
         }
-        Err(error) if batch.len() == 1 => {
-            if let Some(request) = batch.pop() {
-                let _ = request.reply.send(Err(error));
+    }
+    let committed = match broken {
+        Some(error) => {
+            // Rolling back can fail too; the error we report is the first.
+            let _ = transaction.rollback().await;
+            Err(error)
+        }
+        None => transaction.commit().await.map_err(StoreError::from),
+    };
+    match committed {
+        Ok(()) => {
+            commits.fetch_add(1, Ordering::Relaxed);
+            for (reply, outcome) in answers {
+                // The caller may have given up waiting; the change stands.
+                let _ = reply.send(outcome);
             }
         }
         Err(error) => {
-            tracing::warn!(%error, size = batch.len(), "batch failed; applying its changes one by one");
-            for request in batch.drain(..) {
-                let result = commit(connection, &[&request.change]).await;
-                if result.is_ok() {
-                    commits.fetch_add(1, Ordering::Relaxed);
-                }
-                let answer = result.and_then(|ids| {
-                    ids.first()
-                        .copied()
-                        .ok_or_else(|| StoreError::Unavailable("no id for the change".into()))
-                });
-                let _ = request.reply.send(answer);
+            tracing::warn!(%error, size = answers.len(), "SQLite batch failed; nothing committed");
+            for (reply, _) in answers {
+                let _ = reply.send(Err(error.clone()));
             }
         }
     }
 }
 
-/// Applies `changes` in order in one transaction; returns one id per change.
-/// On error the transaction is dropped, which rolls it back.
-async fn commit(
-    connection: &mut SqliteConnection,
-    changes: &[&Change],
-) -> Result<Vec<StoredId>, StoreError> {
-    let mut transaction = connection.begin().await?;
-    let mut ids = Vec::with_capacity(changes.len());
-    for change in changes {
-        ids.push(apply_one(&mut transaction, change).await?);
-    }
-    transaction.commit().await?;
-    Ok(ids)
-}
-
-/// Applies one change. Lease, requeue and ack of an unknown id change
-/// nothing and succeed: the message was already acknowledged.
-async fn apply_one(
-    connection: &mut SqliteConnection,
-    change: &Change,
-) -> Result<StoredId, StoreError> {
-    match change {
-        Change::Enqueue {
-            queue,
-            headers,
-            body,
-            created_at,
-        } => {
-            let result = sqlx::query(
-                "INSERT INTO queue_messages (queue, headers, body, created_at) \
-                 VALUES (?, ?, ?, ?)",
-            )
-            .bind(queue.as_str())
-            .bind(headers.as_str())
-            .bind(&body[..])
-            .bind(*created_at)
-            .execute(&mut *connection)
-            .await?;
-            Ok(result.last_insert_rowid())
+/// Runs one job inside a savepoint. The inner result is the job's own; an
+/// outer error means the savepoint could not be set, released or rolled
+/// back, so the whole transaction is in doubt.
+async fn in_savepoint(
+    transaction: &mut Transaction<'_, Sqlite>,
+    job: Job,
+) -> Result<Result<Outcome, StoreError>, StoreError> {
+    let mut savepoint = Connection::begin(&mut **transaction).await?;
+    match job(&mut savepoint).await {
+        Ok(outcome) => {
+            savepoint.commit().await?;
+            Ok(Ok(outcome))
         }
-        Change::Lease(id) => {
-            sqlx::query(
-                "UPDATE queue_messages SET deliveries = deliveries + 1, leased = 1 WHERE id = ?",
-            )
-            .bind(*id)
-            .execute(&mut *connection)
-            .await?;
-            Ok(*id)
-        }
-        Change::Requeue(id) => {
-            sqlx::query("UPDATE queue_messages SET leased = 0 WHERE id = ?")
-                .bind(*id)
-                .execute(&mut *connection)
-                .await?;
-            Ok(*id)
-        }
-        Change::Ack(id) => {
-            sqlx::query("DELETE FROM queue_messages WHERE id = ?")
-                .bind(*id)
-                .execute(&mut *connection)
-                .await?;
-            Ok(*id)
+        Err(error) => {
+            savepoint.rollback().await?;
+            Ok(Err(error))
         }
     }
 }
