@@ -64,6 +64,11 @@ start() {
     done
     rm -rf "$DIR"
     mkdir -p "$DIR/mnesia" "$DIR/log" "$DIR/home"
+    # The Erlang VM starts an epmd daemon when none runs; remember whether
+    # it is ours, so stop can end it too.
+    if ! port_open 4369; then
+        touch "$DIR/epmd.ours"
+    fi
     cat >"$DIR/rabbitmq.conf" <<EOF
 listeners.tcp.1 = 127.0.0.1:$AMQP_PORT
 stomp.listeners.tcp.1 = 127.0.0.1:$STOMP_PORT
@@ -121,7 +126,17 @@ stop() {
         kill -KILL "$pid" 2>/dev/null || true
     fi
     rm -f "$PIDFILE"
+    stop_epmd
     echo "stopped (pid $pid)" >&2
+}
+
+# Ends the epmd daemon this script's broker started, once no node uses it.
+stop_epmd() {
+    [[ -f "$DIR/epmd.ours" ]] || return 0
+    rm -f "$DIR/epmd.ours"
+    if command -v epmd >/dev/null && ! ERL_EPMD_ADDRESS=127.0.0.1 epmd -names 2>/dev/null | grep -q '^name '; then
+        ERL_EPMD_ADDRESS=127.0.0.1 epmd -kill >/dev/null 2>&1 || true
+    fi
 }
 
 case "${1:-}" in
