@@ -7,22 +7,28 @@
 use bytes::{BufMut, BytesMut};
 
 use crate::escape::{for_each_escaped, for_each_literal};
-use crate::Frame;
+use crate::{Escaping, Frame};
 
 const CONTENT_LENGTH: &str = "content-length";
 
-/// Appends `frame` to `dst`. Headers are escaped when `escapes` is true and
-/// the command escapes (not CONNECT/STOMP/CONNECTED). A `content-length`
-/// header is always written for a non-empty body and on every SEND, MESSAGE
-/// and ERROR (`content-length:0` for an empty one), so a receiver never has
-/// to scan for the NUL.
+/// Appends `frame` to `dst`, its headers written under `escaping` unless
+/// the command is never escaped (CONNECT, STOMP and CONNECTED):
 ///
-/// Every `content-length` in `frame.headers` is dropped; the true one goes
-/// after the other headers. In a frame that is
-/// not escaped, CR and LF (and colons in names) cannot be represented and
-/// are written as spaces, so that no header can forge another.
-pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
-    let escape = escapes && frame.command.escapes_headers();
+/// - [`Escaping::V1_2`]: `\`, LF, CR and `:` as `\\`, `\n`, `\r`, `\c`;
+/// - [`Escaping::V1_1`]: `\`, LF and `:` as `\\`, `\n`, `\c`, and a CR as
+///   it is, since 1.1 has no `\r` and ends its lines at LF alone;
+/// - [`Escaping::None`] (and the never-escaped commands): nothing is
+///   escaped, and CR and LF (and colons in names), which cannot be
+///   represented, are written as spaces, so that no header can forge
+///   another.
+///
+/// A `content-length` header is always written for a non-empty body and on
+/// every SEND, MESSAGE and ERROR (`content-length:0` for an empty one), so
+/// a receiver never has to scan for the NUL. Every `content-length` in
+/// `frame.headers` is dropped; the true one goes after the other headers.
+/// Lines end in LF alone in every mode.
+pub fn encode_with(frame: &Frame, escaping: Escaping, dst: &mut BytesMut) {
+    let escaping = escaping.for_command(frame.command);
     dst.reserve(encoded_len_hint(frame));
     dst.put_slice(frame.command.as_str().as_bytes());
     dst.put_u8(b'\n');
@@ -30,9 +36,9 @@ pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
         if name == CONTENT_LENGTH {
             continue;
         }
-        write_text(dst, name.as_bytes(), escape, true);
+        write_text(dst, name.as_bytes(), escaping, true);
         dst.put_u8(b':');
-        write_text(dst, value.as_bytes(), escape, false);
+        write_text(dst, value.as_bytes(), escaping, false);
         dst.put_u8(b'\n');
     }
     if !frame.body.is_empty() || frame.command.allows_body() {
@@ -46,11 +52,24 @@ pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
     dst.put_u8(0);
 }
 
-/// [`encode`] into a fresh vector, for tests and clients.
-pub fn encode_to_vec(frame: &Frame, escapes: bool) -> Vec<u8> {
+/// Shorthand for [`encode_with`]: `escapes` true is [`Escaping::V1_2`],
+/// false is [`Escaping::None`]. A 1.1 session needs [`encode_with`] and
+/// [`Escaping::V1_1`], or its receivers get `\r` escapes they must reject.
+pub fn encode(frame: &Frame, escapes: bool, dst: &mut BytesMut) {
+    encode_with(frame, Escaping::from_flag(escapes), dst);
+}
+
+/// [`encode_with`] into a fresh vector, for tests and clients.
+pub fn encode_to_vec_with(frame: &Frame, escaping: Escaping) -> Vec<u8> {
     let mut dst = BytesMut::new();
-    encode(frame, escapes, &mut dst);
+    encode_with(frame, escaping, &mut dst);
     dst.to_vec()
+}
+
+/// [`encode`] into a fresh vector, for tests and clients; the same
+/// shorthand for [`encode_to_vec_with`].
+pub fn encode_to_vec(frame: &Frame, escapes: bool) -> Vec<u8> {
+    encode_to_vec_with(frame, Escaping::from_flag(escapes))
 }
 
 /// The encoded size when nothing needs escaping, so that one reservation
@@ -65,11 +84,12 @@ fn encoded_len_hint(frame: &Frame) -> usize {
     frame.command.as_str().len() + 1 + headers + 36 + 1 + frame.body.len() + 1
 }
 
-fn write_text(dst: &mut BytesMut, text: &[u8], escape: bool, is_name: bool) {
-    if escape {
-        for_each_escaped(text, |run| dst.put_slice(run));
-    } else {
-        for_each_literal(text, is_name, |run| dst.put_slice(run));
+fn write_text(dst: &mut BytesMut, text: &[u8], escaping: Escaping, is_name: bool) {
+    match escaping {
+        Escaping::None => for_each_literal(text, is_name, |run| dst.put_slice(run)),
+        Escaping::V1_1 | Escaping::V1_2 => {
+            for_each_escaped(text, escaping, |run| dst.put_slice(run))
+        }
     }
 }
 
@@ -146,6 +166,70 @@ mod tests {
             encoded(&frame, false),
             "MESSAGE\nx:1 message-id:forged  \0\nmessage-id y:2 \ncontent-length:0\n\n\0"
         );
+    }
+
+    fn encoded_as(frame: &Frame, escaping: Escaping) -> String {
+        String::from_utf8(encode_to_vec_with(frame, escaping)).unwrap()
+    }
+
+    #[test]
+    fn encoder_v1_1_writes_cr_raw_and_escapes_the_rest() {
+        let frame = Frame::new(Command::Message).header("a:b\r", "c\\d\ne\rf:g");
+        assert_eq!(
+            encoded_as(&frame, Escaping::V1_1),
+            "MESSAGE\na\\cb\r:c\\\\d\\ne\rf\\cg\ncontent-length:0\n\n\0"
+        );
+    }
+
+    #[test]
+    fn encoder_v1_1_never_escapes_connect_stomp_connected() {
+        for command in [Command::Connect, Command::Stomp, Command::Connected] {
+            let frame = Frame::new(command).header("passcode", "a\\b:c\rd");
+            assert_eq!(
+                encoded_as(&frame, Escaping::V1_1),
+                format!("{command}\npasscode:a\\b:c d\n\n\0")
+            );
+        }
+    }
+
+    #[test]
+    fn encode_is_shorthand_for_1_2_or_none() {
+        let frame = Frame::new(Command::Message)
+            .header("a:b\r", "c\\d\ne\rf:g")
+            .body("x");
+        assert_eq!(
+            encode_to_vec(&frame, true),
+            encode_to_vec_with(&frame, Escaping::V1_2)
+        );
+        assert_eq!(
+            encode_to_vec(&frame, false),
+            encode_to_vec_with(&frame, Escaping::None)
+        );
+        let mut dst = BytesMut::new();
+        encode(&frame, true, &mut dst);
+        assert_eq!(&dst[..], encode_to_vec_with(&frame, Escaping::V1_2));
+    }
+
+    #[test]
+    fn every_mode_round_trips_what_it_can_represent() {
+        let tricky = "a\\b:c\nd\re ü";
+        for escaping in Escaping::ALL {
+            let frame = if escaping == Escaping::None {
+                Frame::new(Command::Send).header("k", "a\\b:c ü")
+            } else {
+                Frame::new(Command::Send).header(tricky, tricky)
+            };
+            let mut decoder = crate::Decoder::new(crate::Limits::default());
+            decoder.set_escaping(escaping);
+            let mut buffer = BytesMut::from(&encode_to_vec_with(&frame, escaping)[..]);
+            let decoded = decoder.decode(&mut buffer).unwrap().unwrap();
+            assert_eq!(
+                decoded,
+                frame.clone().header("content-length", "0"),
+                "{escaping:?}"
+            );
+            assert!(buffer.is_empty());
+        }
     }
 
     #[test]

@@ -39,12 +39,12 @@ pub enum DecodeError {
     /// The command line is not a STOMP command (commands are case-sensitive).
     #[error("unknown command {0:?}")]
     UnknownCommand(String),
-    /// A header line has no colon, an empty name, or a CR that is not part
-    /// of its line end.
+    /// A header line has no colon, an empty name, or (outside 1.1, where a
+    /// CR is an ordinary octet) a CR that is not part of its line end.
     #[error("malformed header line {0:?}")]
     MalformedHeader(String),
-    /// A backslash followed by anything but `r`, `n`, `c` or `\`; a
-    /// backslash that ends a name or value is reported with `'\n'`.
+    /// A backslash followed by anything but `n`, `c`, `\` or (in 1.2 only)
+    /// `r`; a backslash that ends a name or value is reported with `'\n'`.
     #[error("invalid escape sequence \\{0} in header")]
     InvalidEscape(char),
     /// A command, header name or header value is not UTF-8.

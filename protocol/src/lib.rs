@@ -3,7 +3,8 @@
 //!
 //! This crate knows bytes and nothing else: no sockets, no tokio, no broker
 //! policy. The broker feeds received bytes into a [`Decoder`] and writes what
-//! [`encode()`] produces; everything about sessions lives in the `herald` crate.
+//! [`encode_with()`] produces, both under the [`Escaping`] of the negotiated
+//! version; everything about sessions lives in the `herald` crate.
 
 mod command;
 mod decode;
@@ -18,9 +19,9 @@ mod version;
 
 pub use command::Command;
 pub use decode::Decoder;
-pub use encode::{encode, encode_to_vec};
+pub use encode::{encode, encode_to_vec, encode_to_vec_with, encode_with};
 pub use error::{DecodeError, Limit};
-pub use escape::{escape, unescape};
+pub use escape::{escape, unescape, Escaping};
 pub use frame::Frame;
 pub use headers::Headers;
 pub use limits::Limits;

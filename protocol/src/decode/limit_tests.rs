@@ -123,6 +123,23 @@ fn header_line_limit_on_partial_frame() {
 }
 
 #[test]
+fn header_line_limit_counts_a_1_1_cr_before_lf() {
+    // In 1.1 the CR is part of the value, so the line holds 11 bytes. The
+    // unfinished line passes: a trailing CR is judged once its LF is in.
+    let mut decoder = limited(small());
+    decoder.set_escaping(Escaping::V1_1);
+    assert_eq!(
+        decoder.decode(&mut BytesMut::from(&b"SEND\nabcd:12345\r"[..])),
+        Ok(None)
+    );
+    decoder.reset();
+    assert_eq!(
+        decoder.decode(&mut BytesMut::from(&b"SEND\nabcd:12345\r\n\n\0"[..])),
+        exceeded(Limit::HeaderLine, 10)
+    );
+}
+
+#[test]
 fn header_line_limit_counts_escaped_bytes() {
     // 11 bytes on the wire, 10 once unescaped.
     assert_eq!(

@@ -14,7 +14,7 @@ mod tests;
 
 use bytes::{Buf, BytesMut};
 
-use crate::{escape, Command, DecodeError, Frame, Headers, Limit, Limits};
+use crate::{escape, Command, DecodeError, Escaping, Frame, Headers, Limit, Limits};
 
 /// The longest command on the wire (`UNSUBSCRIBE`): a command line that
 /// grows past it (and a CR) is rejected before its LF arrives.
@@ -32,10 +32,31 @@ const QUOTE_BYTES: usize = 64;
 ///
 /// A decoder follows one byte stream: between calls the caller only
 /// appends to the buffer (or calls [`Decoder::reset`]).
+///
+/// Header lines are read under an [`Escaping`], which the caller sets from
+/// the negotiated version with [`Decoder::set_escaping`]. The decoder cannot
+/// know the version before CONNECT and starts with 1.2's rules, which is
+/// harmless: CONNECT and STOMP headers are never unescaped, and the
+/// `[CR] LF` line end 1.2 allows is accepted from a client of any version.
+///
+/// Under [`Escaping::V1_1`] a header line ends at LF alone, as 1.1's grammar
+/// says, so a CR anywhere in it is an ordinary octet of the name or value,
+/// even just before the LF: `name:value\r\n` has the value `value\r`. That
+/// is how a 1.1 peer sends a CR: 1.1 has no `\r` escape, and one received
+/// is an error. CONNECT, STOMP and CONNECTED are the exception: they pass
+/// before any version is agreed, so they are read alike in every mode,
+/// unescaped and with `[CR] LF` line ends.
+///
+/// The command line and the blank line after the headers accept `CR LF`
+/// in 1.1 too, as do the EOLs between frames. 1.1's grammar has LF alone
+/// there, but a CR could not be part of anything valid in those places, so
+/// accepting it rejects nothing the grammar allows, and a peer that wrongly
+/// ends its 1.1 lines in `CR LF` still has its frames framed (its header
+/// values keep the CR, as the grammar says they must).
 #[derive(Clone, Debug)]
 pub struct Decoder {
     limits: Limits,
-    escapes: bool,
+    escaping: Escaping,
     frame: Progress,
 }
 
@@ -55,20 +76,35 @@ struct Progress {
 }
 
 impl Decoder {
-    /// A decoder that unescapes headers (STOMP 1.1/1.2 rules) until told
-    /// otherwise with [`Decoder::set_escapes`].
+    /// A decoder that reads headers under STOMP 1.2's rules
+    /// ([`Escaping::V1_2`]) until told otherwise with
+    /// [`Decoder::set_escaping`].
     pub fn new(limits: Limits) -> Decoder {
         Decoder {
             limits,
-            escapes: true,
+            escaping: Escaping::V1_2,
             frame: Progress::default(),
         }
     }
 
-    /// 1.0 sessions have no header escaping: backslashes are literal.
-    /// CONNECT, STOMP and CONNECTED are never unescaped, whatever this says.
+    /// The rules for the header lines of the frames that follow, normally
+    /// `Escaping::for_version(negotiated)` once CONNECT is read. CONNECT,
+    /// STOMP and CONNECTED are never unescaped, whatever this says.
+    pub fn set_escaping(&mut self, escaping: Escaping) {
+        self.escaping = escaping;
+    }
+
+    /// The rules header lines are read under.
+    pub fn escaping(&self) -> Escaping {
+        self.escaping
+    }
+
+    /// Shorthand for [`Decoder::set_escaping`]: `true` is
+    /// [`Escaping::V1_2`], `false` is [`Escaping::None`] (1.0: backslashes
+    /// are literal). A 1.1 session needs [`Escaping::V1_1`] instead, or it
+    /// accepts the `\r` escape 1.1 forbids and rejects the raw CR 1.1 allows.
     pub fn set_escapes(&mut self, escapes: bool) {
-        self.escapes = escapes;
+        self.escaping = Escaping::from_flag(escapes);
     }
 
     pub fn limits(&self) -> &Limits {
@@ -154,27 +190,29 @@ impl Decoder {
         }
         loop {
             let rest = &buffer[self.frame.read..];
-            let Ok((after, content)) = parse::line(rest) else {
+            let Ok((after, line)) = parse::line(rest) else {
                 self.check_partial_header(rest)?;
                 return Ok(None);
             };
             self.frame.read += rest.len() - after.len();
-            if content.is_empty() {
+            if parse::is_blank(line) {
                 return self.end_head(command).map(Some);
             }
-            self.read_header(command, content)?;
+            self.read_header(command, line)?;
         }
     }
 
-    /// `command EOL`, with `command = client-command | server-command`.
+    /// `command EOL`, with `command = client-command | server-command`, in
+    /// every version (see [`Decoder`] for why 1.1 gets `CR LF` here too).
     fn read_command(&mut self, buffer: &[u8]) -> Result<Option<Command>, DecodeError> {
-        let Ok((after, content)) = parse::line(buffer) else {
+        let Ok((after, line)) = parse::line(buffer) else {
             // The line may still end in CR LF, hence the one byte of slack.
             if buffer.len() > LONGEST_COMMAND + 1 {
                 return Err(unknown_command(buffer));
             }
             return Ok(None);
         };
+        let content = parse::without_cr(line);
         if content.len() > LONGEST_COMMAND {
             return Err(unknown_command(content));
         }
@@ -190,8 +228,11 @@ impl Decoder {
 
     /// Stops a header line that is not finished but already breaks a limit,
     /// so a peer cannot dribble an endless line or endless headers.
+    ///
+    /// A CR that ends the partial line is not counted: it may be the CR of
+    /// a `CR LF`, and the complete line is judged again when its LF is in.
     fn check_partial_header(&self, partial: &[u8]) -> Result<(), DecodeError> {
-        let content = partial.strip_suffix(b"\r").unwrap_or(partial);
+        let content = parse::without_cr(partial);
         if content.is_empty() {
             // Still possibly the blank line that ends the headers.
             return Ok(());
@@ -200,16 +241,28 @@ impl Decoder {
         self.check(Limit::HeaderLine, content.len())
     }
 
-    /// One `header` line: limits, grammar, UTF-8, escapes, and whether it
-    /// is the `content-length` that shapes the body.
-    fn read_header(&mut self, command: Command, content: &[u8]) -> Result<(), DecodeError> {
+    /// One `header` line (its content up to the LF): line end, limits,
+    /// grammar, UTF-8, escapes, and whether it is the `content-length` that
+    /// shapes the body.
+    ///
+    /// The line end is 1.1's (LF alone, a CR is part of the value) in a 1.1
+    /// session; otherwise, and in the CONNECT, STOMP and CONNECTED frames
+    /// that are read before any version is agreed (and written without
+    /// CRs), `[CR] LF`.
+    fn read_header(&mut self, command: Command, line: &[u8]) -> Result<(), DecodeError> {
+        let escaping = self.escaping.for_command(command);
+        let cr_is_data = escaping.cr_is_header_data();
+        let content = if cr_is_data {
+            line
+        } else {
+            parse::without_cr(line)
+        };
         self.check(Limit::Headers, self.frame.headers.len() + 1)?;
         self.check(Limit::HeaderLine, content.len())?;
-        let (_, (name, value)) =
-            parse::header(content).map_err(|_| DecodeError::MalformedHeader(quote(content)))?;
-        let escapes = self.escapes && command.escapes_headers();
-        let name = decode_text(name, escapes, "header name")?;
-        let value = decode_text(value, escapes, "header value")?;
+        let (_, (name, value)) = parse::header(content, cr_is_data)
+            .map_err(|_| DecodeError::MalformedHeader(quote(content)))?;
+        let name = decode_text(name, escaping, "header name")?;
+        let value = decode_text(value, escaping, "header value")?;
         if self.frame.content_length.is_none() && name == "content-length" {
             let length = parse_content_length(&value)?;
             self.check(Limit::BodyBytes, length)?;
@@ -266,13 +319,10 @@ impl Decoder {
 
 /// A header name or value as text: UTF-8 checked on the raw bytes (escape
 /// sequences are ASCII, so that is the same as checking the decoded text),
-/// then unescaped when the frame escapes its headers.
-fn decode_text(raw: &[u8], escapes: bool, what: &'static str) -> Result<String, DecodeError> {
+/// then unescaped under the frame's escaping.
+fn decode_text(raw: &[u8], escaping: Escaping, what: &'static str) -> Result<String, DecodeError> {
     let text = std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8(what))?;
-    if escapes {
-        return escape::unescape(text).map(|text| text.into_owned());
-    }
-    Ok(text.to_owned())
+    escape::unescape_as(text, escaping).map(|text| text.into_owned())
 }
 
 /// `content-length` is a plain decimal count of octets: no sign, no spaces.

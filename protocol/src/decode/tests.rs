@@ -16,6 +16,15 @@ fn decode_one(bytes: &[u8]) -> Result<Frame, DecodeError> {
         .map(|frame| frame.expect("a whole frame"))
 }
 
+/// Decodes one frame from `bytes` under `escaping`.
+fn decode_as(escaping: Escaping, bytes: &[u8]) -> Result<Frame, DecodeError> {
+    let mut decoder = decoder();
+    decoder.set_escaping(escaping);
+    decoder
+        .decode(&mut BytesMut::from(bytes))
+        .map(|frame| frame.expect("a whole frame"))
+}
+
 fn headers(frame: &Frame) -> Vec<(&str, &str)> {
     frame.headers.iter().collect()
 }
@@ -381,4 +390,155 @@ fn decoder_recovers_after_an_error() {
     assert!(decoder.decode(&mut bad).is_err());
     let mut good = BytesMut::from(&b"SEND\n\n\0"[..]);
     assert!(decoder.decode(&mut good).unwrap().is_some());
+}
+
+#[test]
+fn new_decoder_uses_1_2_rules() {
+    assert_eq!(decoder().escaping(), Escaping::V1_2);
+}
+
+#[test]
+fn set_escapes_is_shorthand_for_1_2_or_none() {
+    let mut decoder = decoder();
+    decoder.set_escapes(false);
+    assert_eq!(decoder.escaping(), Escaping::None);
+    decoder.set_escapes(true);
+    assert_eq!(decoder.escaping(), Escaping::V1_2);
+}
+
+#[test]
+fn v1_1_decodes_its_three_escapes() {
+    let frame = decode_as(Escaping::V1_1, b"MESSAGE\na\\cb:c\\\\d\\ne\\cf\n\n\0").unwrap();
+    assert_eq!(headers(&frame), [("a:b", "c\\d\ne:f")]);
+}
+
+#[test]
+fn v1_1_rejects_the_cr_escape() {
+    assert_eq!(
+        decode_as(Escaping::V1_1, b"SEND\nk:a\\rb\n\n\0"),
+        Err(DecodeError::InvalidEscape('r'))
+    );
+    assert_eq!(
+        decode_as(Escaping::V1_1, b"SEND\nk\\r:v\n\n\0"),
+        Err(DecodeError::InvalidEscape('r'))
+    );
+}
+
+#[test]
+fn v1_1_rejects_other_unknown_escapes_and_a_trailing_backslash() {
+    assert_eq!(
+        decode_as(Escaping::V1_1, b"SEND\nk:a\\tb\n\n\0"),
+        Err(DecodeError::InvalidEscape('t'))
+    );
+    assert_eq!(
+        decode_as(Escaping::V1_1, b"SEND\nk:ab\\\n\n\0"),
+        Err(DecodeError::InvalidEscape('\n'))
+    );
+}
+
+#[test]
+fn v1_1_keeps_a_raw_cr_in_a_value() {
+    let frame = decode_as(Escaping::V1_1, b"SEND\nk:a\rb\n\n\0").unwrap();
+    assert_eq!(frame.get("k"), Some("a\rb"));
+}
+
+#[test]
+fn v1_1_keeps_a_raw_cr_in_a_name() {
+    let frame = decode_as(Escaping::V1_1, b"SEND\na\rb:v\n\n\0").unwrap();
+    assert_eq!(headers(&frame), [("a\rb", "v")]);
+}
+
+#[test]
+fn v1_1_header_line_ends_at_lf_alone() {
+    // 1.1's `header-value = *<any OCTET except LF or ":">`: the CR before
+    // the LF belongs to the value.
+    let frame = decode_as(Escaping::V1_1, b"SEND\nname:value\r\nx:\r\r\n\n\0").unwrap();
+    assert_eq!(headers(&frame), [("name", "value\r"), ("x", "\r\r")]);
+}
+
+#[test]
+fn v1_1_accepts_crlf_on_the_command_and_blank_lines() {
+    let frame = decode_as(Escaping::V1_1, b"\r\nSEND\r\nk:v\n\r\nbody\0").unwrap();
+    assert_eq!(frame.command, Command::Send);
+    assert_eq!(headers(&frame), [("k", "v")]);
+    assert_eq!(frame.body, "body");
+}
+
+#[test]
+fn v1_1_crlf_everywhere_keeps_the_crs_of_header_lines() {
+    let frame = decode_as(Escaping::V1_1, b"SEND\r\ndestination:/queue/a\r\n\r\nhi\0").unwrap();
+    assert_eq!(frame.get("destination"), Some("/queue/a\r"));
+    assert_eq!(frame.body, "hi");
+}
+
+#[test]
+fn v1_1_content_length_with_a_cr_is_invalid() {
+    assert_eq!(
+        decode_as(Escaping::V1_1, b"SEND\ncontent-length:2\r\n\nab\0"),
+        Err(DecodeError::InvalidContentLength("2\r".into()))
+    );
+}
+
+#[test]
+fn v1_1_raw_cr_in_a_value_arriving_byte_by_byte() {
+    let whole: &[u8] = b"SEND\r\nk:a\r\r\n\r\n\0";
+    let mut decoder = decoder();
+    decoder.set_escaping(Escaping::V1_1);
+    let mut buffer = BytesMut::new();
+    for (index, byte) in whole.iter().enumerate() {
+        buffer.extend_from_slice(&[*byte]);
+        let decoded = decoder.decode(&mut buffer).unwrap();
+        if index + 1 < whole.len() {
+            assert_eq!(decoded, None, "after {} bytes", index + 1);
+        } else {
+            assert_eq!(decoded.unwrap().get("k"), Some("a\r\r"));
+        }
+    }
+}
+
+#[test]
+fn v1_1_connect_headers_are_not_unescaped() {
+    for command in ["CONNECT", "STOMP", "CONNECTED"] {
+        let bytes = format!("{command}\npasscode:a\\r\\t\n\n\0");
+        let frame = decode_as(Escaping::V1_1, bytes.as_bytes()).unwrap();
+        assert_eq!(frame.get("passcode"), Some("a\\r\\t"));
+    }
+}
+
+#[test]
+fn v1_1_reads_connect_stomp_connected_lines_as_every_version_does() {
+    for command in ["CONNECT", "STOMP", "CONNECTED"] {
+        let bytes = format!("{command}\r\nhost:a\r\n\r\n\0");
+        let frame = decode_as(Escaping::V1_1, bytes.as_bytes()).unwrap();
+        assert_eq!(frame.get("host"), Some("a"));
+        let bytes = format!("{command}\nhost:a\rb\n\n\0");
+        assert!(matches!(
+            decode_as(Escaping::V1_1, bytes.as_bytes()),
+            Err(DecodeError::MalformedHeader(_))
+        ));
+    }
+}
+
+#[test]
+fn v1_2_and_none_still_reject_a_bare_cr() {
+    for escaping in [Escaping::V1_2, Escaping::None] {
+        assert!(matches!(
+            decode_as(escaping, b"SEND\nk:a\rb\n\n\0"),
+            Err(DecodeError::MalformedHeader(_))
+        ));
+    }
+}
+
+#[test]
+fn v1_2_and_none_take_cr_lf_as_the_line_end() {
+    for escaping in [Escaping::V1_2, Escaping::None] {
+        let frame = decode_as(escaping, b"SEND\r\nk:v\r\n\r\n\0").unwrap();
+        assert_eq!(frame.get("k"), Some("v"));
+    }
+}
+
+#[test]
+fn none_keeps_every_backslash() {
+    let frame = decode_as(Escaping::None, b"SEND\nk:a\\rb\\c\n\n\0").unwrap();
+    assert_eq!(frame.get("k"), Some("a\\rb\\c"));
 }
