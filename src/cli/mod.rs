@@ -1,5 +1,6 @@
 //! The command line: one binary, several subcommands.
 
+mod bench;
 mod client;
 mod serve;
 
@@ -29,6 +30,8 @@ pub enum Command {
     },
     /// A STOMP command-line client for people and scripts.
     Client(client::ClientArgs),
+    /// A STOMP load generator: connections, pairs, fanout, durable.
+    Bench(bench::BenchArgs),
     /// Print an argon2 hash of a password, for `[[auth.users]]` in the config.
     HashPassword {
         /// The password; read from standard input when omitted.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve { config } => runtime.block_on(serve::run(config)),
         Command::Client(args) => runtime.block_on(client::run(args)),
+        Command::Bench(args) => runtime.block_on(bench::run(args)),
         Command::HashPassword { password } => hash_password(password),
     };
     match result {
