@@ -1,14 +1,14 @@
-//! The broker: everything sessions share, behind one `Arc`.
+//! The broker: everything sessions and API handlers share, behind one `Arc`.
 
 use std::sync::Arc;
 
-use herald_storage::sqlite::SqliteQueueStore;
-use herald_storage::{QueueStore, StoreError};
+use herald_storage::{Directory, MessageLog, QueueStore, SqliteDatabase, StoreError};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::Authenticator;
+use crate::acl::Acl;
+use crate::auth::{Authenticator, Tokens};
+use crate::chat::Chat;
 use crate::config::Config;
-use crate::delivery::MessageIds;
 use crate::metrics::Metrics;
 use crate::router::Router;
 
@@ -18,32 +18,84 @@ pub struct Broker {
     pub router: Router,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
-    pub ids: MessageIds,
     /// Cancelled when the broker starts shutting down; sessions watch it.
     pub shutdown: CancellationToken,
 }
 
+/// Why the broker could not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::auth::jwt::KeyError),
+    #[error("cannot create the configured accounts: {0}")]
+    Accounts(#[from] crate::auth::AuthError),
+}
+
+/// The stores a broker runs on.
+pub struct Stores {
+    pub queue: Arc<dyn QueueStore>,
+    pub directory: Arc<dyn Directory>,
+    pub messages: Arc<dyn MessageLog>,
+}
+
+impl Stores {
+    /// The configured backend's stores.
+    pub async fn open(config: &Config) -> Result<Stores, StoreError> {
+        match config.store.backend.as_str() {
+            "postgres" => Err(StoreError::Unavailable(
+                "the postgres backend is not available in this build".into(),
+            )),
+            _ => {
+                let database = SqliteDatabase::open(&config.server.data_dir).await?;
+                Ok(Stores {
+                    queue: Arc::new(database.queue_store()),
+                    directory: Arc::new(database.directory()),
+                    messages: Arc::new(database.message_log()),
+                })
+            }
+        }
+    }
+}
+
 impl Broker {
-    /// A broker over the embedded SQLite store in `config.server.data_dir`.
-    pub async fn open(config: Config) -> Result<Arc<Broker>, StoreError> {
-        let store = SqliteQueueStore::open(&config.server.data_dir).await?;
-        Broker::with_store(config, Arc::new(store)).await
+    /// A broker over the configured store (SQLite in the data directory by
+    /// default).
+    pub async fn open(config: Config) -> Result<Arc<Broker>, OpenError> {
+        let stores = Stores::open(&config).await?;
+        Broker::with_stores(config, stores).await
     }
 
-    pub async fn with_store(
-        config: Config,
-        store: Arc<dyn QueueStore>,
-    ) -> Result<Arc<Broker>, StoreError> {
+    pub async fn with_stores(config: Config, stores: Stores) -> Result<Arc<Broker>, OpenError> {
         let metrics = Arc::new(Metrics::default());
-        let router = Router::start(store, metrics.clone()).await?;
+        let tokens = Tokens::from_config(&config.auth, &config.server.data_dir)?;
+        let auth = Authenticator::new(&config, stores.directory.clone(), tokens);
+        auth.bootstrap(&config).await?;
+        let chat = Arc::new(Chat::new(
+            &config,
+            stores.directory.clone(),
+            stores.messages.clone(),
+            config.server.node_id,
+        ));
+        let router = Router::start(
+            stores.queue.clone(),
+            chat,
+            Acl::new(config.acl.clone()),
+            metrics.clone(),
+        )
+        .await?;
         Ok(Arc::new(Broker {
             limits: config.protocol_limits(),
-            auth: Authenticator::new(&config.auth),
+            auth,
             router,
             metrics,
-            ids: MessageIds::new(),
             shutdown: CancellationToken::new(),
             config,
         }))
+    }
+
+    pub fn chat(&self) -> &Arc<Chat> {
+        &self.router.chat
     }
 }

@@ -18,9 +18,14 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/herald.toml");
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Config {
     pub server: ServerConfig,
+    pub store: StoreConfig,
     pub stomp: StompConfig,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
+    #[serde(default)]
+    pub acl: Vec<AclRule>,
+    pub chat: ChatConfig,
+    pub api: ApiConfig,
     pub log: LogConfig,
 }
 
@@ -33,7 +38,14 @@ pub struct ServerConfig {
     pub ws_path: String,
     pub ws_always_binary: bool,
     pub data_dir: PathBuf,
+    pub node_id: u16,
     pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct StoreConfig {
+    pub backend: String,
+    pub postgres_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -60,8 +72,43 @@ pub struct LimitsConfig {
 pub struct AuthConfig {
     pub guest: bool,
     pub default_user: String,
+    pub allow_strangers: bool,
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    pub jwt: JwtConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct JwtConfig {
+    pub algorithm: String,
+    pub secret: String,
+    pub private_key_file: String,
+    pub public_key_file: String,
+    pub access_ttl_secs: u64,
+    pub refresh_ttl_secs: u64,
+    pub leeway_secs: u64,
+}
+
+/// One access rule for `/topic` and `/queue` destinations.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct AclRule {
+    pub destination: String,
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub subscribe: bool,
+    #[serde(default)]
+    pub send: bool,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ChatConfig {
+    pub typing_per_second: u32,
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ApiConfig {
+    pub max_body_bytes: usize,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -121,6 +168,28 @@ impl Config {
         for (key, value) in nonzero {
             if value == 0 {
                 return Err(ConfigError(format!("{key} must be greater than 0")));
+            }
+        }
+        if self.server.node_id > crate::chat::ids::MAX_NODE {
+            return Err(ConfigError(format!(
+                "server.node_id must be at most {}",
+                crate::chat::ids::MAX_NODE
+            )));
+        }
+        match (
+            self.store.backend.as_str(),
+            self.store.postgres_url.is_empty(),
+        ) {
+            ("sqlite", _) | ("postgres", false) => {}
+            ("postgres", true) => {
+                return Err(ConfigError(
+                    "store.postgres_url is required for the postgres backend".into(),
+                ))
+            }
+            (other, _) => {
+                return Err(ConfigError(format!(
+                    "store.backend {other:?}: use sqlite or postgres"
+                )))
             }
         }
         if !self.server.ws_path.starts_with('/') {

@@ -2,11 +2,15 @@
 //! for instant messaging.
 //!
 //! Data flows one way: socket -> [`transport`] -> codec
-//! (`herald-protocol`) -> [`session`] -> [`router`] -> destination ->
-//! subscriber sessions -> codec -> socket.
+//! (`herald-protocol`) -> [`session`] -> [`router`] -> destination
+//! ([`chat`] for `/user` and `/group`) -> subscriber sessions -> codec ->
+//! socket. The HTTP JSON API ([`api`]) shares the broker's state.
 
+pub mod acl;
+pub mod api;
 pub mod auth;
 pub mod broker;
+pub mod chat;
 pub mod cli;
 pub mod client;
 pub mod config;

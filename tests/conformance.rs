@@ -17,7 +17,12 @@ async fn run_suite(url: url::Url) {
         .map(|result| result.line())
         .collect();
     assert!(results.len() >= 60, "only {} cases ran", results.len());
-    assert!(failures.is_empty(), "{url}: {}\n{}", summary(&results), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{url}: {}\n{}",
+        summary(&results),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,6 +79,6 @@ fn hash_password(password: Option<String>) -> Result<(), String> {
     if password.is_empty() {
         return Err("the password is empty".into());
     }
-    println!("{}", crate::auth::hash_password(&password)?);
+    println!("{}", crate::auth::password_hash_now(&password)?);
     Ok(())
 }

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
-use herald_protocol::{encode, Command, Decoder, Frame, Limits};
+use herald_protocol::{encode_with, Command, Decoder, Escaping, Frame, Limits, Version};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -45,7 +45,7 @@ pub struct Connection {
     link: Link,
     decoder: Decoder,
     buffer: BytesMut,
-    escapes: bool,
+    escaping: Escaping,
 }
 
 impl Connection {
@@ -93,7 +93,7 @@ impl Connection {
             link,
             decoder: Decoder::new(limits),
             buffer: BytesMut::new(),
-            escapes: true,
+            escaping: Escaping::V1_2,
         })
     }
 
@@ -119,7 +119,12 @@ impl Connection {
         let reply = connection.receive_timeout(Duration::from_secs(10)).await?;
         match reply.command {
             Command::Connected => {
-                connection.escapes = reply.get("version") != Some("1.0");
+                let version = reply
+                    .get("version")
+                    .and_then(Version::parse)
+                    .unwrap_or(Version::V1_2);
+                connection.escaping = Escaping::for_version(version);
+                connection.decoder.set_escaping(connection.escaping);
                 Ok((connection, reply))
             }
             Command::Error => Err(ClientError::Refused(describe_error(&reply))),
@@ -131,7 +136,7 @@ impl Connection {
 
     pub async fn send(&mut self, frame: &Frame) -> Result<(), ClientError> {
         let mut bytes = BytesMut::new();
-        encode(frame, self.escapes, &mut bytes);
+        encode_with(frame, self.escaping, &mut bytes);
         self.send_raw(bytes.freeze()).await
     }
 

@@ -1,6 +1,6 @@
-//! Destination names to destinations: `/topic` fan-out, `/queue` competing
-//! consumers, and (refused for now) the chat destinations `/user` and
-//! `/group`.
+//! Destination names to destinations: `/topic` fan-out and `/queue`
+//! competing consumers (both under the config's ACL), and the chat
+//! destinations `/user` and `/group`, which the chat layer owns.
 //!
 //! The router owns no sockets and knows sessions only by their
 //! [`SessionHandle`]; it never waits on a session.
@@ -12,12 +12,17 @@ mod topic;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use herald_protocol::Headers;
 use herald_storage::{QueueStore, StoreError};
 
 pub use destination::{Destination, DestinationError};
 pub use queue::{ConsumerKey, QueueHandle};
 
-use crate::delivery::{Message, SessionHandle};
+use crate::acl::{Access, Acl};
+use crate::auth::Principal;
+use crate::chat::{Channel, Chat, ChatError};
+use crate::delivery::{Message, MessageIds, SessionHandle};
 use crate::metrics::Metrics;
 use topic::Topics;
 
@@ -27,9 +32,11 @@ use topic::Topics;
 pub enum RouteError {
     #[error(transparent)]
     Destination(#[from] DestinationError),
-    /// `/user` and `/group` are chat destinations, served once accounts exist.
-    #[error("destination {0} is a chat destination; chat is not enabled on this broker yet")]
-    ChatNotEnabled(String),
+    /// The ACL refused; the text names the rule.
+    #[error("{0}")]
+    Forbidden(String),
+    #[error(transparent)]
+    Chat(#[from] ChatError),
     /// The message could not be made durable; it was not accepted.
     #[error("message not accepted: {0}")]
     Store(#[from] StoreError),
@@ -45,6 +52,15 @@ pub enum Subscribed {
         handle: QueueHandle,
         key: ConsumerKey,
     },
+    Chat {
+        channel: Channel,
+    },
+}
+
+/// What a routed SEND adds to its RECEIPT.
+#[derive(Debug, Default)]
+pub struct Published {
+    pub receipt_headers: Vec<(&'static str, String)>,
 }
 
 pub struct Router {
@@ -53,12 +69,17 @@ pub struct Router {
     queues: Mutex<HashMap<String, QueueHandle>>,
     store: Arc<dyn QueueStore>,
     metrics: Arc<Metrics>,
+    acl: Acl,
+    ids: MessageIds,
+    pub chat: Arc<Chat>,
 }
 
 impl Router {
     /// A router whose queues start with what the store kept.
     pub async fn start(
         store: Arc<dyn QueueStore>,
+        chat: Arc<Chat>,
+        acl: Acl,
         metrics: Arc<Metrics>,
     ) -> Result<Router, StoreError> {
         let mut recovered: HashMap<String, Vec<_>> = HashMap::new();
@@ -95,45 +116,93 @@ impl Router {
             queues: Mutex::new(queues),
             store,
             metrics,
+            acl,
+            ids: MessageIds::new(),
+            chat,
         })
     }
 
-    /// Routes a message to its destination. For a `/queue` it returns once
-    /// the message is durable.
-    pub async fn publish(&self, message: Arc<Message>) -> Result<(), RouteError> {
-        match Destination::parse(&message.destination)? {
+    /// Routes a SEND. `headers` are the client's with the broker's own
+    /// stripped. For `/queue` and chat it returns once the message is
+    /// durable.
+    pub async fn publish(
+        &self,
+        principal: &Principal,
+        destination: &str,
+        headers: Headers,
+        body: Bytes,
+    ) -> Result<Published, RouteError> {
+        let parsed = Destination::parse(destination)?;
+        if let Some(channel) = chat_channel(&parsed)? {
+            let sent = self.chat.send(principal, channel, headers, body).await?;
+            return Ok(Published {
+                receipt_headers: sent.receipt_headers,
+            });
+        }
+        self.acl
+            .check(&principal.username, destination, Access::Send)
+            .map_err(RouteError::Forbidden)?;
+        let message = Arc::new(Message {
+            destination: destination.into(),
+            message_id: self.ids.next(),
+            headers,
+            body,
+        });
+        match parsed {
             Destination::Topic(name) => {
                 self.topics.publish(&name, &message);
-                Ok(())
             }
             Destination::Queue(name) => {
-                let mut headers = Vec::with_capacity(message.headers.len() + 1);
-                headers.push(("message-id".to_owned(), message.message_id.to_string()));
-                headers.extend(
+                let mut stored = Vec::with_capacity(message.headers.len() + 1);
+                stored.push(("message-id".to_owned(), message.message_id.to_string()));
+                stored.extend(
                     message
                         .headers
                         .iter()
                         .map(|(n, v)| (n.to_owned(), v.to_owned())),
                 );
-                self.queue(&name).publish(message, headers).await?;
+                self.queue(&name).publish(message, stored).await?;
                 Metrics::inc(&self.metrics.messages_persisted_total);
-                Ok(())
             }
-            chat @ (Destination::User(_) | Destination::Group(_)) => {
-                Err(RouteError::ChatNotEnabled(chat.to_string()))
+            Destination::User(_) | Destination::Group(_) => {
+                unreachable!("chat destinations return above")
             }
         }
+        Ok(Published::default())
+    }
+
+    /// Checks a SEND's destination and access without sending, for SENDs
+    /// held in a transaction (so a refusal comes at SEND, not at COMMIT).
+    pub fn check_send(&self, principal: &Principal, destination: &str) -> Result<(), RouteError> {
+        let parsed = Destination::parse(destination)?;
+        if chat_channel(&parsed)?.is_none() {
+            self.acl
+                .check(&principal.username, destination, Access::Send)
+                .map_err(RouteError::Forbidden)?;
+        }
+        Ok(())
     }
 
     /// Subscribes a session's subscription to a destination.
-    pub fn subscribe(
+    pub async fn subscribe(
         &self,
+        principal: &Principal,
         destination: &str,
         session: SessionHandle,
         subscription: Arc<str>,
         prefetch: usize,
     ) -> Result<Subscribed, RouteError> {
-        match Destination::parse(destination)? {
+        let parsed = Destination::parse(destination)?;
+        if let Some(channel) = chat_channel(&parsed)? {
+            self.chat
+                .subscribe(principal, channel, session, subscription)
+                .await?;
+            return Ok(Subscribed::Chat { channel });
+        }
+        self.acl
+            .check(&principal.username, destination, Access::Subscribe)
+            .map_err(RouteError::Forbidden)?;
+        match parsed {
             Destination::Topic(name) => {
                 self.topics.subscribe(&name, session, subscription);
                 Ok(Subscribed::Topic { name })
@@ -147,8 +216,8 @@ impl Router {
                 handle.subscribe(key.clone(), session, prefetch);
                 Ok(Subscribed::Queue { handle, key })
             }
-            chat @ (Destination::User(_) | Destination::Group(_)) => {
-                Err(RouteError::ChatNotEnabled(chat.to_string()))
+            Destination::User(_) | Destination::Group(_) => {
+                unreachable!("chat destinations return above")
             }
         }
     }
@@ -157,6 +226,9 @@ impl Router {
         match subscribed {
             Subscribed::Topic { name } => self.topics.unsubscribe(name, session_id, subscription),
             Subscribed::Queue { handle, key } => handle.unsubscribe(key.clone()),
+            Subscribed::Chat { channel } => {
+                self.chat.unsubscribe(*channel, session_id, subscription)
+            }
         }
     }
 
@@ -172,6 +244,17 @@ impl Router {
     pub async fn close(&self) {
         self.store.close().await;
     }
+}
+
+/// The chat channel a destination names, if it is a chat destination.
+fn chat_channel(destination: &Destination) -> Result<Option<Channel>, DestinationError> {
+    let id =
+        |n: u64| i64::try_from(n).map_err(|_| DestinationError::InvalidId(destination.to_string()));
+    Ok(match destination {
+        Destination::User(user) => Some(Channel::Inbox(id(*user)?)),
+        Destination::Group(group) => Some(Channel::Group(id(*group)?)),
+        Destination::Topic(_) | Destination::Queue(_) => None,
+    })
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {

@@ -1,17 +1,17 @@
 //! The HTTP port: WebSocket upgrade at the configured path (STOMP over
-//! WebSocket), `/healthz`, `/readyz` and `/metrics`.
+//! WebSocket), the JSON API under `/api`, and `/healthz`, `/readyz`,
+//! `/metrics`.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::header::{self, HeaderValue};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper::{Method, Request, Response, StatusCode};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{self, HeaderValue};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::task::TaskTracker;
 
+use crate::api::{self, ApiError};
 use crate::broker::Broker;
 use crate::metrics::Metrics;
 use crate::session;
@@ -27,87 +28,60 @@ use crate::transport::WebSocketTransport;
 /// STOMP's WebSocket subprotocols, most preferred first.
 const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
-type Body = Full<Bytes>;
+/// What every HTTP handler gets.
+#[derive(Clone)]
+pub struct AppState {
+    pub broker: Arc<Broker>,
+    pub tasks: TaskTracker,
+}
 
-/// Accepts HTTP connections until shutdown.
-pub async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, tasks: TaskTracker) {
-    loop {
-        let accepted = tokio::select! {
-            _ = broker.shutdown.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let broker = broker.clone();
-        let session_tasks = tasks.clone();
-        tasks.spawn(async move {
-            let service = service_fn(move |request| {
-                let broker = broker.clone();
-                let tasks = session_tasks.clone();
-                async move { Ok::<_, Infallible>(route(request, broker, peer, tasks)) }
-            });
-            let connection = http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, %peer, "http connection ended with an error");
-            }
-        });
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let ws_path = state.broker.config.server.ws_path.clone();
+    Router::new()
+        .route(&ws_path, get(upgrade))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .nest("/api", api::routes(&state.broker.config))
+        .fallback(|| async { ApiError::not_found("no such resource") })
+        .with_state(state)
+}
+
+/// Serves HTTP until shutdown.
+pub async fn serve(listener: TcpListener, state: AppState) {
+    let shutdown = state.broker.shutdown.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    if let Err(error) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        tracing::error!(%error, "http listener failed");
     }
 }
 
-fn route(
-    request: Request<Incoming>,
-    broker: Arc<Broker>,
-    peer: SocketAddr,
-    tasks: TaskTracker,
-) -> Response<Body> {
-    let path = request.uri().path();
-    if path == broker.config.server.ws_path {
-        return upgrade(request, broker, peer, tasks);
+async fn ready(State(state): State<AppState>) -> Response {
+    if state.broker.shutdown.is_cancelled() {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else {
+        "ready\n".into_response()
     }
-    match (request.method(), path) {
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/readyz") => {
-            if broker.shutdown.is_cancelled() {
-                text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
-            } else {
-                text(StatusCode::OK, "ready\n")
-            }
-        }
-        (&Method::GET, "/metrics") => {
-            let mut response = text(StatusCode::OK, &broker.metrics.render());
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4"),
-            );
-            response
-        }
-        (&Method::GET, "/") => text(
-            StatusCode::OK,
-            &format!(
-                "Herald STOMP broker. Connect a STOMP client over WebSocket at {}\n",
-                broker.config.server.ws_path
-            ),
-        ),
-        _ => json_error(StatusCode::NOT_FOUND, "not_found", "no such resource"),
-    }
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.broker.metrics.render(),
+    )
+        .into_response()
 }
 
 /// Answers a WebSocket upgrade and hands the socket to a session.
-fn upgrade(
-    mut request: Request<Incoming>,
-    broker: Arc<Broker>,
-    peer: SocketAddr,
-    tasks: TaskTracker,
-) -> Response<Body> {
+async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+) -> Response {
     let headers = request.headers();
     let wants_upgrade = headers
         .get(header::UPGRADE)
@@ -118,17 +92,17 @@ fn upgrade(
         .get(header::SEC_WEBSOCKET_VERSION)
         .is_some_and(|v| v.as_bytes() == b"13");
     let (true, Some(key), true) = (wants_upgrade, key, version_ok) else {
-        return json_error(
+        return ApiError::new(
             StatusCode::BAD_REQUEST,
             "websocket_required",
             "this endpoint speaks STOMP over WebSocket (version 13); send an Upgrade: websocket request",
-        );
+        )
+        .into_response();
     };
     let protocol = choose_subprotocol(headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter());
-    let limits = broker.limits;
-    let always_binary = broker.config.server.ws_always_binary;
     let on_upgrade = hyper::upgrade::on(&mut request);
-    tasks.spawn(async move {
+    let broker = state.broker.clone();
+    state.tasks.spawn(async move {
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => {
@@ -138,17 +112,19 @@ fn upgrade(
         };
         // A WebSocket message can never be larger than the largest frame
         // (plus slack for EOLs), so tungstenite refuses oversize ones early.
+        let limit = broker.limits.max_frame_bytes + 1024;
         let config = WebSocketConfig::default()
-            .max_message_size(Some(limits.max_frame_bytes + 1024))
-            .max_frame_size(Some(limits.max_frame_bytes + 1024));
+            .max_message_size(Some(limit))
+            .max_frame_size(Some(limit));
         let socket =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
         Metrics::inc(&broker.metrics.connections_total);
         Metrics::inc(&broker.metrics.websocket_connections_total);
+        let always_binary = broker.config.server.ws_always_binary;
         session::serve(broker, WebSocketTransport::new(socket, always_binary), peer).await;
     });
-    let mut response = Response::new(Body::default());
+    let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -177,27 +153,6 @@ fn choose_subprotocol<'a>(offered: impl Iterator<Item = &'a HeaderValue>) -> Opt
                 .into_iter()
                 .find(|known| known.eq_ignore_ascii_case(name))
         })
-}
-
-fn text(status: StatusCode, body: &str) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_owned()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-}
-
-fn json_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    let body = serde_json::json!({ "error": code, "message": message }).to_string();
-    let mut response = Response::new(Body::from(body));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
 }
 
 #[cfg(test)]

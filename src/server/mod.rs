@@ -3,7 +3,7 @@
 //! Shutdown stops accepting, tells every session (ERROR, WebSocket close
 //! 1001), waits for sessions up to the grace period, then drains the store.
 
-mod http;
+pub mod http;
 pub mod shutdown;
 mod tcp;
 
@@ -26,9 +26,10 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    /// The store could not be opened (data directory, permissions, corruption).
+    /// The store or keys could not be opened (data directory, permissions,
+    /// corruption, a wrong key file).
     #[error(transparent)]
-    Store(#[from] herald_storage::StoreError),
+    Open(#[from] crate::broker::OpenError),
 }
 
 /// A started broker: its bound addresses and how to stop it.
@@ -56,10 +57,12 @@ impl Server {
                 source,
             })?;
         let tasks = TaskTracker::new();
-        tasks.spawn(http::accept_loop(
+        tasks.spawn(http::serve(
             http_listener,
-            broker.clone(),
-            tasks.clone(),
+            http::AppState {
+                broker: broker.clone(),
+                tasks: tasks.clone(),
+            },
         ));
         let mut stomp_addr = None;
         if let Some(addr) = config.stomp_listen {

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use herald_protocol::heartbeat::{negotiate, HeartBeat};
-use herald_protocol::{Command, Frame, Version};
+use herald_protocol::{Command, Escaping, Frame, Version};
 
 use super::{HeartBeats, Refusal, Session};
 use crate::transport::Transport;
@@ -15,7 +15,7 @@ const SERVER: &str = concat!("Herald/", env!("CARGO_PKG_VERSION"));
 impl<T: Transport> Session<T> {
     /// Checks the first frame and answers CONNECTED; any problem is a
     /// refusal (ERROR, then close).
-    pub(super) fn connect(&mut self, frame: Frame) -> Result<(), Refusal> {
+    pub(super) async fn connect(&mut self, frame: Frame) -> Result<(), Refusal> {
         if !matches!(frame.command, Command::Connect | Command::Stomp) {
             return Err(Refusal::with_detail(
                 format!("expected CONNECT or STOMP, got {}", frame.command),
@@ -45,11 +45,14 @@ impl<T: Transport> Session<T> {
                 ))
             })?,
         };
+        let authorization = frame.get("Authorization").or(frame.get("authorization"));
         let principal = self
             .broker
             .auth
-            .authenticate(frame.get("login"), frame.get("passcode"))
+            .connect(frame.get("login"), frame.get("passcode"), authorization)
+            .await
             .map_err(|error| Refusal::new(error.to_string()))?;
+        self.device_id = frame.get("device-id").map(str::to_owned);
 
         let stomp = &self.broker.config.stomp;
         let server_beats = HeartBeat {
@@ -63,7 +66,7 @@ impl<T: Transport> Session<T> {
             receive: millis(agreed.server_receive_ms),
         };
         self.version = version;
-        self.decoder.set_escapes(version.escapes_headers());
+        self.decoder.set_escaping(Escaping::for_version(version));
         self.principal = Some(principal);
 
         let mut connected = Frame::new(Command::Connected)
@@ -79,7 +82,17 @@ impl<T: Transport> Session<T> {
                 .header_value(),
             );
         if let Some(principal) = &self.principal {
-            connected.headers.push("user-name", principal.login.clone());
+            connected
+                .headers
+                .push("user-name", principal.username.clone());
+            connected
+                .headers
+                .push("user-id", principal.user_id.to_string());
+            self.broker
+                .router
+                .chat
+                .session_started(principal.user_id)
+                .await;
         }
         self.write_frame(&connected);
         Ok(())

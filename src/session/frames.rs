@@ -8,7 +8,6 @@ use herald_protocol::{Command, Frame, Version};
 
 use super::subscriptions::{AckMode, Subscription};
 use super::{Flow, Refusal, Session};
-use crate::delivery::Message;
 use crate::metrics::Metrics;
 use crate::router::Subscribed;
 use crate::transport::Transport;
@@ -37,6 +36,7 @@ impl<T: Transport> Session<T> {
     /// frame's effect.
     pub(super) async fn handle_frame(&mut self, frame: Frame) -> Flow {
         let receipt = frame.get("receipt").map(str::to_owned);
+        self.receipt_headers.clear();
         match self.apply(frame).await {
             Ok(flow) => {
                 if let Some(receipt) = receipt {
@@ -57,7 +57,7 @@ impl<T: Transport> Session<T> {
         }
         match frame.command {
             Command::Send => self.send(frame).await,
-            Command::Subscribe => self.subscribe(&frame),
+            Command::Subscribe => self.subscribe(&frame).await,
             Command::Unsubscribe => self.unsubscribe(&frame),
             Command::Ack | Command::Nack => self.acknowledge(frame).await,
             Command::Begin => {
@@ -94,7 +94,9 @@ impl<T: Transport> Session<T> {
 
     async fn send(&mut self, frame: Frame) -> Result<Flow, Refusal> {
         let destination = required(&frame, "destination")?;
-        crate::router::Destination::parse(destination)
+        self.broker
+            .router
+            .check_send(self.principal(), destination)
             .map_err(|error| Refusal::new(error.to_string()))?;
         if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
             self.transactions.hold(&transaction, frame)?;
@@ -104,27 +106,31 @@ impl<T: Transport> Session<T> {
         Ok(Flow::Continue)
     }
 
-    /// Routes a SEND now; for `/queue` this waits until it is durable.
+    /// Routes a SEND now; for `/queue` and chat this waits until it is
+    /// durable, and the RECEIPT carries what the destination reports.
     async fn publish(&mut self, frame: Frame) -> Result<(), Refusal> {
         let mut headers = frame.headers;
-        let destination: Arc<str> = headers.get("destination").unwrap_or_default().into();
+        let destination = headers.get("destination").unwrap_or_default().to_owned();
         headers.retain(|name, _| !BROKER_HEADERS.contains(&name));
-        let message = Arc::new(Message {
-            destination,
-            message_id: self.broker.ids.next(),
-            headers,
-            body: frame.body,
-        });
-        self.broker
+        let published = self
+            .broker
             .router
-            .publish(message)
+            .publish(self.principal(), &destination, headers, frame.body)
             .await
             .map_err(|error| Refusal::new(error.to_string()))?;
+        self.receipt_headers = published.receipt_headers;
         Metrics::inc(&self.broker.metrics.messages_published_total);
         Ok(())
     }
 
-    fn subscribe(&mut self, frame: &Frame) -> Result<Flow, Refusal> {
+    /// The connected user; sessions only handle these frames after CONNECT.
+    fn principal(&self) -> &crate::auth::Principal {
+        self.principal
+            .as_ref()
+            .expect("frames are handled only after CONNECT")
+    }
+
+    async fn subscribe(&mut self, frame: &Frame) -> Result<Flow, Refusal> {
         let destination = required(frame, "destination")?;
         let id: Arc<str> = match (frame.get("id"), self.version) {
             (Some(id), _) => id.into(),
@@ -166,7 +172,14 @@ impl<T: Transport> Session<T> {
         let routed = self
             .broker
             .router
-            .subscribe(destination, self.handle.clone(), id.clone(), window)
+            .subscribe(
+                self.principal(),
+                destination,
+                self.handle.clone(),
+                id.clone(),
+                window,
+            )
+            .await
             .map_err(|error| Refusal::new(error.to_string()))?;
         self.subscriptions.by_id.insert(
             id,

@@ -58,6 +58,11 @@ pub struct Session<T> {
     pending_writes: Vec<Bytes>,
     version: Version,
     principal: Option<Principal>,
+    /// The client's `device-id` from CONNECT, for per-device delivery state.
+    #[allow(dead_code)]
+    device_id: Option<String>,
+    /// Headers the next RECEIPT carries (message-id, seq ... of a chat SEND).
+    receipt_headers: Vec<(&'static str, String)>,
     heart_beats: HeartBeats,
     last_read: Instant,
     last_write: Instant,
@@ -85,6 +90,8 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         pending_writes: Vec::new(),
         version: Version::V1_2,
         principal: None,
+        device_id: None,
+        receipt_headers: Vec::new(),
         heart_beats: HeartBeats::default(),
         last_read: now,
         last_write: now,
@@ -100,7 +107,7 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
     let login = session
         .principal
         .as_ref()
-        .map(|p| p.login.as_str())
+        .map(|p| p.username.as_str())
         .unwrap_or("-");
     tracing::debug!(peer = %session.peer, transport = session.transport.name(), login, %reason, "connection closed");
 }
@@ -125,7 +132,7 @@ impl<T: Transport> Session<T> {
                 Ok(Some(frame)) => {
                     Metrics::inc(&self.broker.metrics.frames_in_total);
                     let receipt = frame.get("receipt").map(str::to_owned);
-                    return match self.connect(frame) {
+                    return match self.connect(frame).await {
                         Ok(()) => self.flush().await,
                         Err(refusal) => Err(self.refuse(refusal, receipt).await),
                     };
@@ -257,8 +264,8 @@ impl<T: Transport> Session<T> {
 
     /// Queues the encoded frame for the transport.
     fn write_frame(&mut self, frame: &Frame) {
-        let escapes = self.version.escapes_headers();
-        herald_protocol::encode(frame, escapes, &mut self.write_buffer);
+        let escaping = herald_protocol::Escaping::for_version(self.version);
+        herald_protocol::encode_with(frame, escaping, &mut self.write_buffer);
         Metrics::inc(&self.broker.metrics.frames_out_total);
         self.push_write();
     }

@@ -92,8 +92,14 @@ impl<T: Transport> Session<T> {
         }
     }
 
+    /// A RECEIPT, with whatever the frame's effect added (a chat SEND's
+    /// message-id, seq, conversation and timestamp).
     pub(super) fn receipt(&mut self, receipt_id: &str) {
-        self.write_frame(&Frame::new(Command::Receipt).header("receipt-id", receipt_id));
+        let mut frame = Frame::new(Command::Receipt).header("receipt-id", receipt_id);
+        for (name, value) in self.receipt_headers.drain(..) {
+            frame.headers.push(name, value);
+        }
+        self.write_frame(&frame);
     }
 
     /// Writes everything queued; acknowledges `auto` queue deliveries once
@@ -249,6 +255,13 @@ impl<T: Transport> Session<T> {
     /// their unacknowledged queue messages go back to their queues.
     pub(super) async fn finish(&mut self, reason: &CloseReason) {
         self.transactions.abort_all();
+        if let Some(principal) = &self.principal {
+            self.broker
+                .router
+                .chat
+                .session_ended(principal.user_id)
+                .await;
+        }
         self.ack_auto_deliveries();
         let ids: Vec<Arc<str>> = self.subscriptions.by_id.keys().cloned().collect();
         for id in ids {
