@@ -48,6 +48,11 @@ impl From<sqlx::Error> for StoreError {
                 ErrorKind::NotNullViolation
                 | ErrorKind::CheckViolation
                 | ErrorKind::ExclusionViolation => StoreError::Rejected(error.to_string()),
+                // SQLSTATE class 22, "data exception": a value PostgreSQL
+                // cannot keep, such as a NUL character in text.
+                _ if is_postgres_data_exception(database.as_ref()) => {
+                    StoreError::Rejected(error.to_string())
+                }
                 _ => StoreError::Unavailable(error.to_string()),
             },
             // A column that does not decode as its schema says means the file
@@ -61,6 +66,12 @@ impl From<sqlx::Error> for StoreError {
             other => StoreError::Unavailable(other.to_string()),
         }
     }
+}
+
+fn is_postgres_data_exception(error: &dyn sqlx::error::DatabaseError) -> bool {
+    error
+        .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+        .is_some_and(|error| error.code().starts_with("22"))
 }
 
 impl From<sqlx::migrate::MigrateError> for StoreError {

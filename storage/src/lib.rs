@@ -7,12 +7,15 @@
 //! - [`Directory`]: users, contacts, groups and memberships.
 //! - [`MessageLog`]: chat history with a contiguous seq per conversation.
 
+mod common;
 pub mod directory;
 mod error;
 pub mod messages;
+pub mod postgres;
 mod queue;
 mod rows;
 pub mod sqlite;
+mod stores;
 
 pub use directory::{
     Account, Direction, Directory, Friend, FriendRequest, Group, GroupId, GroupPatch, JoinRequest,
@@ -20,5 +23,7 @@ pub use directory::{
 };
 pub use error::StoreError;
 pub use messages::{MessageLog, NewMessage, StoredMessage};
+pub use postgres::{PgDatabase, PgDirectory, PgMessageLog, PgQueueStore};
 pub use queue::{QueueStore, QueuedMessage, StoredId};
 pub use sqlite::{SqliteDatabase, SqliteDirectory, SqliteMessageLog, SqliteQueueStore};
+pub use stores::Stores;

@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::directory::{
     Account, Friend, FriendRequest, Group, JoinRequest, Member, RequestStatus, Role, User,
 };
-use crate::{StoreError, StoredMessage};
+use crate::{QueuedMessage, StoreError, StoredMessage};
 
 /// A user's public columns, from `users u`.
 macro_rules! user_columns {
@@ -47,7 +47,10 @@ macro_rules! friend_request_columns {
 /// `friendships f`.
 macro_rules! friend_columns {
     () => {
-        concat!($crate::rows::user_columns!(), ", f.remark AS f_remark, f.since AS f_since")
+        concat!(
+            $crate::rows::user_columns!(),
+            ", f.remark AS f_remark, f.since AS f_since"
+        )
     };
 }
 
@@ -218,8 +221,8 @@ pub(crate) fn join_request(row: &impl Columns) -> Result<JoinRequest, StoreError
 pub(crate) fn message(row: &impl Columns) -> Result<StoredMessage, StoreError> {
     let conversation = row.text("conversation")?;
     let seq = row.int("seq")?;
-    let headers: Vec<(String, String)> = serde_json::from_str(&row.text("headers")?)
-        .map_err(|error| {
+    let headers: Vec<(String, String)> =
+        serde_json::from_str(&row.text("headers")?).map_err(|error| {
             StoreError::Corrupt(format!("message {conversation}#{seq}: headers: {error}"))
         })?;
     Ok(StoredMessage {
@@ -231,6 +234,23 @@ pub(crate) fn message(row: &impl Columns) -> Result<StoredMessage, StoreError> {
         body: Bytes::from(row.blob("body")?),
         created_at: row.int("created_at")?,
         conversation,
+    })
+}
+
+/// A `queue_messages` row.
+pub(crate) fn queued_message(row: &impl Columns) -> Result<QueuedMessage, StoreError> {
+    let id = row.int("id")?;
+    let headers: Vec<(String, String)> = serde_json::from_str(&row.text("headers")?)
+        .map_err(|error| StoreError::Corrupt(format!("message {id}: headers: {error}")))?;
+    let deliveries = row.int("deliveries")?;
+    let deliveries = u32::try_from(deliveries)
+        .map_err(|_| StoreError::Corrupt(format!("message {id}: delivery count {deliveries}")))?;
+    Ok(QueuedMessage {
+        id,
+        queue: row.text("queue")?,
+        headers,
+        body: Bytes::from(row.blob("body")?),
+        deliveries,
     })
 }
 

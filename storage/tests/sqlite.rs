@@ -1,10 +1,10 @@
-//! The `QueueStore` contract, run against the embedded SQLite backend in a
-//! fresh temporary directory per test.
+//! The store contracts, run against the embedded SQLite backend in a fresh
+//! temporary directory per test.
 
 #[macro_use]
 mod contract;
 
-use herald_storage::SqliteQueueStore;
+use herald_storage::{SqliteQueueStore, Stores};
 use tempfile::TempDir;
 
 async fn open_sqlite(directory: &TempDir) -> SqliteQueueStore {
@@ -13,8 +13,20 @@ async fn open_sqlite(directory: &TempDir) -> SqliteQueueStore {
         .expect("open the SQLite store")
 }
 
+async fn open_sqlite_stores(directory: &TempDir) -> Stores {
+    Stores::sqlite(directory.path())
+        .await
+        .expect("open the SQLite stores")
+}
+
 queue_store_contract!(
     sqlite,
     place: TempDir::new().expect("temp dir"),
     open: open_sqlite,
+);
+
+chat_store_contract!(
+    sqlite_chat,
+    place: TempDir::new().expect("temp dir"),
+    open: open_sqlite_stores,
 );

@@ -9,6 +9,7 @@
 //! only admins kick, blocked users cannot send requests) and must check that
 //! before calling.
 
+pub(crate) mod sql;
 mod types;
 
 use async_trait::async_trait;

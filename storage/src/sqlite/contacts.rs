@@ -16,7 +16,9 @@ pub(super) async fn create_request(
     greeting: String,
 ) -> Result<FriendRequest, StoreError> {
     if from == to {
-        return Err(StoreError::Rejected("a user cannot befriend themselves".into()));
+        return Err(StoreError::Rejected(
+            "a user cannot befriend themselves".into(),
+        ));
     }
     users::require(&mut *connection, from).await?;
     users::require(&mut *connection, to).await?;
@@ -223,7 +225,9 @@ pub(super) async fn block(
     target: UserId,
 ) -> Result<(), StoreError> {
     if owner == target {
-        return Err(StoreError::Rejected("a user cannot block themselves".into()));
+        return Err(StoreError::Rejected(
+            "a user cannot block themselves".into(),
+        ));
     }
     users::require(&mut *connection, owner).await?;
     users::require(&mut *connection, target).await?;
@@ -258,13 +262,13 @@ pub(super) async fn is_blocked<'e>(
     owner: UserId,
     target: UserId,
 ) -> Result<bool, StoreError> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM blocks WHERE owner = ? AND target = ?)",
+    Ok(
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blocks WHERE owner = ? AND target = ?)")
+            .bind(owner)
+            .bind(target)
+            .fetch_one(executor)
+            .await?,
     )
-    .bind(owner)
-    .bind(target)
-    .fetch_one(executor)
-    .await?)
 }
 
 pub(super) async fn blocked<'e>(

@@ -1,14 +1,12 @@
-//! Groups on SQLite: groups, memberships with roles and mutes, ownership
-//! transfer and join requests. Writes run as writer jobs, so a group's
+//! Groups on SQLite: groups, memberships with roles and mutes, and
+//! ownership transfer (join requests are in `join_requests`). Writes run as writer jobs, so a group's
 //! checks and changes see no other write in between.
 
 use sqlx::{Executor, Sqlite, SqliteConnection};
 
 use super::{unix_millis, users};
-use crate::directory::{
-    Group, GroupId, GroupPatch, JoinRequest, Member, NewGroup, RequestId, Role, UserId,
-};
-use crate::rows::{self, group_columns, join_request_columns, member_columns};
+use crate::directory::{Group, GroupId, GroupPatch, Member, NewGroup, Role, UserId};
+use crate::rows::{self, group_columns, member_columns};
 use crate::StoreError;
 
 /// Owner first, then admins, then members, each rank by join time.
@@ -67,7 +65,10 @@ pub(super) async fn group<'e>(
 }
 
 /// The group, or `NotFound` when it is unknown or dissolved.
-async fn live(connection: &mut SqliteConnection, id: GroupId) -> Result<Group, StoreError> {
+pub(super) async fn live(
+    connection: &mut SqliteConnection,
+    id: GroupId,
+) -> Result<Group, StoreError> {
     match group(connection, id).await? {
         Some(group) if !group.dissolved => Ok(group),
         Some(_) => Err(StoreError::NotFound(format!("group {id} is dissolved"))),
@@ -98,7 +99,10 @@ pub(super) async fn update(
     live(connection, id).await
 }
 
-pub(super) async fn dissolve(connection: &mut SqliteConnection, id: GroupId) -> Result<(), StoreError> {
+pub(super) async fn dissolve(
+    connection: &mut SqliteConnection,
+    id: GroupId,
+) -> Result<(), StoreError> {
     live(&mut *connection, id).await?;
     sqlx::query("UPDATE chat_groups SET dissolved = 1 WHERE id = ?")
         .bind(id)
@@ -120,7 +124,7 @@ pub(super) async fn dissolve(connection: &mut SqliteConnection, id: GroupId) -> 
 }
 
 /// The user's role in the group, if a member.
-async fn role_of(
+pub(super) async fn role_of(
     connection: &mut SqliteConnection,
     group: GroupId,
     user: UserId,
@@ -336,118 +340,11 @@ pub(super) async fn user_groups<'e>(
     .await?;
     found
         .iter()
-        .map(|row| Ok((rows::group(row)?, rows::role(&rows::Columns::text(row, "m_role")?)?)))
+        .map(|row| {
+            Ok((
+                rows::group(row)?,
+                rows::role(&rows::Columns::text(row, "m_role")?)?,
+            ))
+        })
         .collect()
-}
-
-pub(super) async fn create_join_request(
-    connection: &mut SqliteConnection,
-    group: GroupId,
-    user: UserId,
-    message: String,
-) -> Result<JoinRequest, StoreError> {
-    live(&mut *connection, group).await?;
-    users::require(&mut *connection, user).await?;
-    if role_of(&mut *connection, group, user).await?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "user {user} is already a member of group {group}"
-        )));
-    }
-    let pending: Option<i64> = sqlx::query_scalar(
-        "SELECT id FROM join_requests WHERE group_id = ? AND user_id = ? AND status = 'pending'",
-    )
-    .bind(group)
-    .bind(user)
-    .fetch_optional(&mut *connection)
-    .await?;
-    if let Some(pending) = pending {
-        return Err(StoreError::Conflict(format!(
-            "join request {pending} of user {user} for group {group} is pending"
-        )));
-    }
-    let id = sqlx::query(
-        "INSERT INTO join_requests (group_id, user_id, message, status, created_at) \
-         VALUES (?, ?, ?, 'pending', ?)",
-    )
-    .bind(group)
-    .bind(user)
-    .bind(message)
-    .bind(unix_millis())
-    .execute(&mut *connection)
-    .await?
-    .last_insert_rowid();
-    join_request(connection, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("join request {id} vanished")))
-}
-
-pub(super) async fn join_requests<'e>(
-    executor: impl Executor<'e, Database = Sqlite>,
-    group: GroupId,
-) -> Result<Vec<JoinRequest>, StoreError> {
-    let found = sqlx::query(concat!(
-        "SELECT ",
-        join_request_columns!(),
-        " FROM join_requests j WHERE j.group_id = ? AND j.status = 'pending' \
-         ORDER BY j.created_at, j.id"
-    ))
-    .bind(group)
-    .fetch_all(executor)
-    .await?;
-    found.iter().map(rows::join_request).collect()
-}
-
-pub(super) async fn join_request<'e>(
-    executor: impl Executor<'e, Database = Sqlite>,
-    id: RequestId,
-) -> Result<Option<JoinRequest>, StoreError> {
-    let row = sqlx::query(concat!(
-        "SELECT ",
-        join_request_columns!(),
-        " FROM join_requests j WHERE j.id = ?"
-    ))
-    .bind(id)
-    .fetch_optional(executor)
-    .await?;
-    row.as_ref().map(rows::join_request).transpose()
-}
-
-pub(super) async fn resolve_join_request(
-    connection: &mut SqliteConnection,
-    id: RequestId,
-    accept: bool,
-) -> Result<JoinRequest, StoreError> {
-    let status = if accept { "accepted" } else { "rejected" };
-    let now = unix_millis();
-    let updated = sqlx::query(
-        "UPDATE join_requests SET status = ?, resolved_at = ? WHERE id = ? AND status = 'pending'",
-    )
-    .bind(status)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *connection)
-    .await?
-    .rows_affected();
-    let request = join_request(&mut *connection, id)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("join request {id}")))?;
-    if updated == 0 {
-        return Err(StoreError::Conflict(format!(
-            "join request {id} is already {}",
-            request.status.as_str()
-        )));
-    }
-    if accept {
-        live(&mut *connection, request.group).await?;
-        sqlx::query(
-            "INSERT INTO group_members (group_id, user_id, role, joined_at) \
-             VALUES (?, ?, 'member', ?) ON CONFLICT (group_id, user_id) DO NOTHING",
-        )
-        .bind(request.group)
-        .bind(request.user)
-        .bind(now)
-        .execute(connection)
-        .await?;
-    }
-    Ok(request)
 }

@@ -15,6 +15,7 @@
 mod contacts;
 mod directory;
 mod groups;
+mod join_requests;
 mod messages;
 mod queue;
 mod users;
@@ -26,15 +27,15 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, ConnectOptions, SqlSafeStr, SqliteConnection};
+use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub(crate) use crate::common::unix_millis;
 use crate::StoreError;
 use writer::{BoxFuture, Message, Outcome, Request};
 
@@ -78,24 +79,6 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
-/// A migrator over embedded `(version, description, sql)` migrations; the
-/// PostgreSQL backend uses it too.
-pub(crate) fn migrator(migrations: &[(i64, &str, &'static str)]) -> Migrator {
-    let migrations = migrations
-        .iter()
-        .map(|&(version, description, sql)| {
-            Migration::new(
-                version,
-                description.to_owned().into(),
-                MigrationType::Simple,
-                AssertSqlSafe(sql).into_sql_str(),
-                false,
-            )
-        })
-        .collect();
-    Migrator::with_migrations(migrations)
-}
-
 /// Every connection to the file, the writer's and the readers', uses these.
 fn connect_options(path: &Path) -> SqliteConnectOptions {
     SqliteConnectOptions::new()
@@ -107,15 +90,6 @@ fn connect_options(path: &Path) -> SqliteConnectOptions {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(BUSY_TIMEOUT)
         .foreign_keys(true)
-}
-
-/// Now, in unix milliseconds.
-pub(crate) fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| {
-            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
-        })
 }
 
 /// Herald's SQLite database. Clones share one writer and one read pool;
@@ -152,7 +126,9 @@ impl SqliteDatabase {
         let path = data_dir.join(DATABASE_FILE);
         let options = connect_options(&path);
         let mut connection = options.connect().await?;
-        migrator(MIGRATIONS).run(&mut connection).await?;
+        crate::common::migrator(MIGRATIONS)
+            .run(&mut connection)
+            .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)

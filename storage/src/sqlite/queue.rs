@@ -5,10 +5,10 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection};
+use sqlx::SqliteConnection;
 
 use super::{unix_millis, SqliteDatabase};
+use crate::rows;
 use crate::{QueueStore, QueuedMessage, StoreError, StoredId};
 
 /// A handle to Herald's SQLite queue store. Clones share one database.
@@ -81,25 +81,6 @@ async fn change(
     Ok(())
 }
 
-/// Turns one `queue_messages` row into a message; a broken row is `Corrupt`.
-pub(super) fn decode_row(row: &SqliteRow) -> Result<QueuedMessage, StoreError> {
-    let id: StoredId = row.try_get("id")?;
-    let headers: String = row.try_get("headers")?;
-    let headers: Vec<(String, String)> = serde_json::from_str(&headers)
-        .map_err(|error| StoreError::Corrupt(format!("message {id}: headers: {error}")))?;
-    let deliveries: i64 = row.try_get("deliveries")?;
-    let deliveries = u32::try_from(deliveries)
-        .map_err(|_| StoreError::Corrupt(format!("message {id}: delivery count {deliveries}")))?;
-    let body: Vec<u8> = row.try_get("body")?;
-    Ok(QueuedMessage {
-        id,
-        queue: row.try_get("queue")?,
-        headers,
-        body: Bytes::from(body),
-        deliveries,
-    })
-}
-
 #[async_trait]
 impl QueueStore for SqliteQueueStore {
     async fn enqueue(
@@ -134,12 +115,12 @@ impl QueueStore for SqliteQueueStore {
     }
 
     async fn pending(&self) -> Result<Vec<QueuedMessage>, StoreError> {
-        let rows = sqlx::query(
+        let found = sqlx::query(
             "SELECT id, queue, headers, body, deliveries FROM queue_messages ORDER BY id",
         )
         .fetch_all(self.database.readers()?)
         .await?;
-        rows.iter().map(decode_row).collect()
+        found.iter().map(rows::queued_message).collect()
     }
 
     /// Closes the whole database: the directory and message log kept in it

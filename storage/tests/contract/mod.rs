@@ -13,8 +13,11 @@
 //! keeps it alive for the test; `open` is an `async fn(&Place) -> Store` that
 //! opens the store there and may be called again to reopen it.
 //!
-//! The checks use only the trait, never a backend's own API.
+//! The checks use only the trait, never a backend's own API. The
+//! directory and message-log contract is in [`chat`], with its own macro.
 
+#[macro_use]
+pub mod chat;
 mod checks;
 
 pub use checks::*;

@@ -1,0 +1,75 @@
+//! One call per backend that opens every store Herald keeps there, so the
+//! broker picks a backend in one place and holds the stores as trait
+//! objects. This module owns only the wiring; each backend owns its data.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::postgres::PgDatabase;
+use crate::sqlite::SqliteDatabase;
+use crate::{Directory, MessageLog, QueueStore, StoreError};
+
+/// Every store of one backend.
+#[derive(Clone)]
+pub struct Stores {
+    pub queue: Arc<dyn QueueStore>,
+    pub directory: Arc<dyn Directory>,
+    pub messages: Arc<dyn MessageLog>,
+    closer: Closer,
+}
+
+/// Closes whatever the stores share (a database file, a pool).
+#[derive(Clone)]
+enum Closer {
+    Sqlite(SqliteDatabase),
+    Postgres(PgDatabase),
+}
+
+impl std::fmt::Debug for Stores {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let backend = match self.closer {
+            Closer::Sqlite(_) => "sqlite",
+            Closer::Postgres(_) => "postgres",
+        };
+        formatter
+            .debug_struct("Stores")
+            .field("backend", &backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Stores {
+    /// Every store in `data_dir/herald.db`, sharing one writer so that all
+    /// their writes group-commit together (see [`SqliteDatabase::open`]).
+    pub async fn sqlite(data_dir: &Path) -> Result<Self, StoreError> {
+        let database = SqliteDatabase::open(data_dir).await?;
+        Ok(Self {
+            queue: Arc::new(database.queue_store()),
+            directory: Arc::new(database.directory()),
+            messages: Arc::new(database.message_log()),
+            closer: Closer::Sqlite(database),
+        })
+    }
+
+    /// Every store in the PostgreSQL database at `url`
+    /// (`postgres://user@host:port/database`), sharing one pool; see
+    /// [`PgDatabase::connect`].
+    pub async fn postgres(url: &str) -> Result<Self, StoreError> {
+        let database = PgDatabase::connect(url).await?;
+        Ok(Self {
+            queue: Arc::new(database.queue_store()),
+            directory: Arc::new(database.directory()),
+            messages: Arc::new(database.message_log()),
+            closer: Closer::Postgres(database),
+        })
+    }
+
+    /// Finishes in-flight writes and closes the backend; later calls on
+    /// any of the stores fail with [`StoreError::Closed`].
+    pub async fn close(&self) {
+        match &self.closer {
+            Closer::Sqlite(database) => database.close().await,
+            Closer::Postgres(database) => database.close().await,
+        }
+    }
+}
