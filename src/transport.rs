@@ -22,6 +22,8 @@ pub enum CloseKind {
     Normal,
     /// The broker is shutting down.
     GoingAway,
+    /// The peer sent a text message that is not UTF-8 (code 1007).
+    InvalidPayload,
 }
 
 /// One connection's byte stream, whatever carries it.
@@ -119,6 +121,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WebSocketTransport<
                         error.to_string(),
                     ))
                 }
+                // A text message that is not UTF-8 breaks RFC 6455 (close
+                // code 1007); the session says so in an ERROR first.
+                Some(Err(tungstenite::Error::Utf8(_))) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a WebSocket text message was not valid UTF-8; send binary messages for binary bodies",
+                    ))
+                }
                 Some(Err(error)) => return Err(io::Error::other(error)),
                 Some(Ok(Message::Text(text))) => {
                     buffer.extend_from_slice(text.as_bytes());
@@ -163,6 +173,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin + Send> Transport for WebSocketTransport<
         let code = match kind {
             CloseKind::Normal => CloseCode::Normal,
             CloseKind::GoingAway => CloseCode::Away,
+            CloseKind::InvalidPayload => CloseCode::Invalid,
         };
         let _ = self
             .socket

@@ -322,3 +322,54 @@ async fn shutdown_tells_sessions_and_closes_them() {
         .expect("shutdown finishes")
         .unwrap();
 }
+
+/// A masked client WebSocket frame, written by hand so the payload can be
+/// anything (a library would refuse to send invalid UTF-8 as text).
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+    }
+    let mask = [1u8, 2, 3, 4];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test]
+async fn invalid_utf8_text_message_gets_error_and_close_1007() {
+    let broker = TestBroker::start().await;
+    let mut stream = TcpStream::connect(broker.server.http_addr).await.unwrap();
+    let request = format!(
+        "GET /ws HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: v12.stomp\r\n\r\n",
+        broker.server.http_addr
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.write_all(&client_frame(0x1, CONNECT)).await.unwrap();
+    stream
+        .write_all(&client_frame(
+            0x1,
+            b"SEND\ndestination:/topic/x\n\n\xff\xfe\0",
+        ))
+        .await
+        .unwrap();
+    let mut received = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut received))
+        .await
+        .expect("the broker closes")
+        .unwrap();
+    let text = String::from_utf8_lossy(&received);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    assert!(text.contains("CONNECTED\n"), "{text}");
+    assert!(text.contains("ERROR\n"), "{text}");
+    assert!(text.contains("not valid UTF-8"), "{text}");
+    // The close frame: opcode 8, then the status code 1007 (0x03EF).
+    let close = received
+        .windows(4)
+        .any(|w| w[0] == 0x88 && w[2] == 0x03 && w[3] == 0xEF);
+    assert!(close, "no close frame with code 1007 in {received:?}");
+}

@@ -10,6 +10,8 @@ pub struct Refusal {
     pub message: String,
     /// More detail for the ERROR's body.
     pub detail: String,
+    /// How the connection closes after the ERROR.
+    pub close: crate::transport::CloseKind,
 }
 
 impl Refusal {
@@ -17,6 +19,7 @@ impl Refusal {
         Refusal {
             message: message.into(),
             detail: String::new(),
+            close: crate::transport::CloseKind::Normal,
         }
     }
 
@@ -24,6 +27,7 @@ impl Refusal {
         Refusal {
             message: message.into(),
             detail: detail.into(),
+            close: crate::transport::CloseKind::Normal,
         }
     }
 }

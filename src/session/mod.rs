@@ -228,6 +228,11 @@ impl<T: Transport> Session<T> {
                 );
                 Err(self.refuse(refusal, None).await)
             }
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
+                let mut refusal = Refusal::new(error.to_string());
+                refusal.close = crate::transport::CloseKind::InvalidPayload;
+                Err(self.refuse(refusal, None).await)
+            }
             Err(error) => Err(CloseReason::Io(error.to_string())),
         }
     }

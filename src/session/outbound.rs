@@ -176,7 +176,7 @@ impl<T: Transport> Session<T> {
         Metrics::inc(&self.broker.metrics.error_frames_total);
         let _ = self.flush().await;
         self.linger().await;
-        self.transport.close(CloseKind::Normal).await;
+        self.transport.close(refusal.close).await;
         CloseReason::Refused(refusal.message)
     }
 
