@@ -31,3 +31,44 @@ pub(crate) fn unix_millis() -> i64 {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
 }
+
+#[cfg(test)]
+mod tests {
+    /// Checks that each backend's embedded migrations match its folder.
+    #[test]
+    fn every_migration_file_is_embedded() {
+        check_embedded("sqlite", crate::sqlite::MIGRATIONS);
+        check_embedded("postgres", crate::postgres::MIGRATIONS);
+    }
+
+    fn check_embedded(backend: &str, migrations: &[(i64, &str, &str)]) {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend);
+        let mut files: Vec<String> = std::fs::read_dir(&folder)
+            .expect("migrations folder")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        files.sort();
+        let embedded: Vec<String> = migrations
+            .iter()
+            .map(|&(version, description, _)| {
+                format!("{version:04}_{}.sql", description.replace(' ', "_"))
+            })
+            .collect();
+        assert_eq!(
+            files, embedded,
+            "migrations/{backend}/ and its embedded list differ"
+        );
+        for (&(version, _, sql), file) in migrations.iter().zip(&files) {
+            let on_disk = std::fs::read_to_string(folder.join(file)).expect("read migration");
+            assert_eq!(on_disk, sql, "migration {version} differs from {file}");
+        }
+    }
+}

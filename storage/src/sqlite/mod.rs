@@ -59,9 +59,9 @@ const READ_CONNECTIONS: u32 = 4;
 const INBOX_CAPACITY: usize = 4 * writer::MAX_BATCH;
 
 /// The schema, in order. Embedded at compile time so the binary needs no
-/// files beside it; `tests::every_migration_file_is_embedded` checks that
+/// files beside it; `common::tests::every_migration_file_is_embedded` checks that
 /// this list matches `migrations/sqlite/`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
     (
         1,
         "queue messages",

@@ -1,5 +1,6 @@
-//! Tests of what is particular to the SQLite backend: group commit, the
-//! connection settings, corrupt rows and the embedded schema. The behaviour
+//! Tests of what is particular to the SQLite backend: group commit (also
+//! across stores), the connection settings, corrupt rows, schema versions
+//! and two handles on one file. The behaviour
 //! every backend shares is checked by the contract tests in `tests/`.
 
 use std::collections::HashSet;
@@ -9,8 +10,8 @@ use bytes::Bytes;
 use sqlx::{ConnectOptions, Connection, SqliteConnection};
 use tempfile::TempDir;
 
-use super::{connect_options, SqliteQueueStore, DATABASE_FILE, MIGRATIONS};
-use crate::{QueueStore, StoreError};
+use super::{connect_options, SqliteDatabase, SqliteQueueStore, DATABASE_FILE};
+use crate::{Directory, MessageLog, NewMessage, NewUser, QueueStore, StoreError};
 
 async fn open_raw(directory: &TempDir) -> SqliteConnection {
     connect_options(&directory.path().join(DATABASE_FILE))
@@ -182,29 +183,98 @@ async fn applied_migrations_from_another_version_are_corrupt() {
     }
 }
 
-#[test]
-fn every_migration_file_is_embedded() {
-    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
-    let mut files: Vec<String> = std::fs::read_dir(&folder)
-        .expect("migrations folder")
-        .map(|entry| {
-            entry
-                .expect("entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .collect();
-    files.sort();
-    let embedded: Vec<String> = MIGRATIONS
-        .iter()
-        .map(|&(version, description, _)| {
-            format!("{version:04}_{}.sql", description.replace(' ', "_"))
-        })
-        .collect();
-    assert_eq!(files, embedded, "migrations/sqlite/ and MIGRATIONS differ");
-    for (&(version, _, sql), file) in MIGRATIONS.iter().zip(&files) {
-        let on_disk = std::fs::read_to_string(folder.join(file)).expect("read migration");
-        assert_eq!(on_disk, sql, "migration {version} differs from {file}");
+fn message(conversation: &str, message_id: i64) -> NewMessage {
+    NewMessage {
+        conversation: conversation.to_owned(),
+        message_id,
+        sender: 1,
+        kind: "message".into(),
+        headers: Vec::new(),
+        body: Bytes::from_static(b"{}"),
+        created_at: 0,
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_and_directory_writes_share_commits() {
+    let directory = TempDir::new().expect("temp dir");
+    let database = SqliteDatabase::open(directory.path()).await.expect("open");
+    let before = database.commits();
+    let mut tasks = tokio::task::JoinSet::new();
+    for number in 0..600i64 {
+        let database = database.clone();
+        tasks.spawn(async move {
+            if number % 30 == 0 {
+                let user = NewUser {
+                    username: format!("user{number}"),
+                    password_hash: "h".into(),
+                    nickname: "n".into(),
+                };
+                database.directory().create_user(user).await.map(drop)
+            } else {
+                let conversation = format!("g{}", number % 3);
+                database
+                    .message_log()
+                    .append(message(&conversation, number))
+                    .await
+                    .map(drop)
+            }
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined.expect("task").expect("write");
+    }
+    let commits = database.commits() - before;
+    assert!(
+        commits < 100,
+        "600 concurrent writes took {commits} commits: they are not grouped"
+    );
+    let total: i64 = [
+        database.message_log().last_seq("g0").await.expect("g0"),
+        database.message_log().last_seq("g1").await.expect("g1"),
+        database.message_log().last_seq("g2").await.expect("g2"),
+    ]
+    .iter()
+    .sum();
+    assert_eq!(total, 580);
+    database.close().await;
+}
+
+/// Two handles on one file (as two processes would be) take turns at the
+/// write lock; seqs stay contiguous.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_databases_on_one_file_keep_seq_contiguous() {
+    let directory = TempDir::new().expect("temp dir");
+    let first = SqliteDatabase::open(directory.path()).await.expect("open");
+    let second = SqliteDatabase::open(directory.path())
+        .await
+        .expect("open again");
+    let mut tasks = tokio::task::JoinSet::new();
+    for number in 0..200i64 {
+        let database = if number % 2 == 0 { &first } else { &second }.clone();
+        tasks.spawn(async move {
+            let registered = database
+                .directory()
+                .create_user(NewUser {
+                    username: format!("u{number}"),
+                    password_hash: "h".into(),
+                    nickname: "n".into(),
+                })
+                .await;
+            registered.expect("register");
+            database.message_log().append(message("g1", number)).await
+        });
+    }
+    let mut seqs = HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let stored = joined.expect("task").expect("append");
+        assert!(
+            seqs.insert(stored.seq),
+            "seq {} handed out twice",
+            stored.seq
+        );
+    }
+    assert_eq!(seqs, (1..=200).collect::<HashSet<i64>>());
+    first.close().await;
+    second.close().await;
 }

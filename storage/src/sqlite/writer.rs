@@ -99,7 +99,11 @@ pub(super) async fn run(
 /// the transaction itself breaks (I/O, a savepoint that cannot be rolled
 /// back) nothing is committed and every caller hears the error.
 async fn apply(connection: &mut SqliteConnection, batch: &mut Vec<Request>, commits: &AtomicU64) {
-    let mut transaction = match connection.begin().await {
+    // IMMEDIATE takes the write lock now, waiting (busy timeout) for any
+    // other process that holds it; a deferred transaction whose first job
+    // reads could instead fail at its first write once another process
+    // committed in between.
+    let mut transaction = match connection.begin_with("BEGIN IMMEDIATE").await {
         Ok(transaction) => transaction,
         Err(error) => {
             let error = StoreError::from(error);

@@ -12,6 +12,8 @@
 
 mod contacts;
 mod groups;
+mod join_requests;
+mod memberships;
 mod messages;
 mod users;
 
@@ -21,6 +23,8 @@ use herald_storage::{Directory, NewUser, StoreError, User};
 
 pub use contacts::*;
 pub use groups::*;
+pub use join_requests::*;
+pub use memberships::*;
 pub use messages::*;
 pub use users::*;
 
