@@ -7,6 +7,7 @@
 
 mod accounts;
 mod contacts;
+mod conversations;
 mod error;
 mod events;
 mod extract;
@@ -41,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/users/{id}"),
     ("get", "/presence"),
     ("get", "/events"),
+    ("get", "/conversations/{id}/messages"),
     ("get", "/friend-requests"),
     ("post", "/friend-requests"),
     ("post", "/friend-requests/{id}/accept"),
@@ -81,6 +83,7 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/users/{id}", get(users::get))
         .route("/presence", get(users::presence))
         .route("/events", get(events::list))
+        .route("/conversations/{id}/messages", get(conversations::messages))
         .route(
             "/friend-requests",
             get(contacts::requests).post(contacts::request),

@@ -330,7 +330,14 @@ pub fn build() -> Value {
         let parameters: Vec<Value> = path
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| json!({ "name": name, "in": "path", "required": true, "schema": { "type": "integer" } }))
+            .map(|name| {
+                let kind = if path.starts_with("/conversations") {
+                    "string"
+                } else {
+                    "integer"
+                };
+                json!({ "name": name, "in": "path", "required": true, "schema": { "type": kind } })
+            })
             .collect();
         if !parameters.is_empty() {
             operation["parameters"] = json!(parameters);
@@ -374,6 +381,7 @@ fn schemas() -> Value {
         "PasswordChange": object(json!({ "old_password": string, "new_password": string }), &["old_password", "new_password"]),
         "PresenceList": { "type": "array", "items": object(json!({ "user": integer, "online": boolean }), &["user", "online"]) },
         "Events": object(json!({ "conversation": string, "events": { "type": "array", "items": object(json!({ "seq": integer, "kind": string, "sender": integer, "timestamp": integer, "payload": {} }), &["seq", "kind"]) } }), &["events"]),
+        "History": object(json!({ "conversation": string, "last_seq": integer, "messages": { "type": "array", "items": object(json!({ "message_id": string, "seq": integer, "sender": integer, "kind": string, "timestamp": integer, "headers": { "type": "object" }, "body": string }), &["message_id", "seq", "sender", "kind"]) } }), &["conversation", "messages"]),
         "FriendRequest": object(json!({ "id": integer, "from": integer, "to": integer, "greeting": string, "status": { "enum": ["pending", "accepted", "rejected"] }, "created_at": integer, "resolved_at": integer }), &["id", "from", "to", "status"]),
         "FriendRequestList": { "type": "array", "items": object(json!({ "request": { "$ref": "#/components/schemas/FriendRequest" }, "user": { "$ref": "#/components/schemas/User" } }), &["request"]) },
         "NewFriendRequest": object(json!({ "to": integer, "greeting": string }), &["to"]),

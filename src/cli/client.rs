@@ -19,6 +19,14 @@ pub struct ClientArgs {
     login: String,
     #[arg(long, default_value = "guest", env = "HERALD_PASSCODE")]
     passcode: String,
+    /// An access token (from `herald client login` or POST /api/login);
+    /// used instead of login and passcode.
+    #[arg(long, env = "HERALD_TOKEN")]
+    token: Option<String>,
+    /// The HTTP API base, e.g. http://127.0.0.1:15674/api. Derived from a
+    /// ws:// URL when omitted.
+    #[arg(long, env = "HERALD_API")]
+    api: Option<Url>,
     #[command(subcommand)]
     action: Action,
 }
@@ -53,13 +61,39 @@ enum Action {
     /// `nack ID`, `begin TX`, `commit TX`, `abort TX`, `raw` (then a frame
     /// in wire form, ended by a line holding only `.`), `quit`.
     Interactive,
+    /// Log in over the HTTP API with --login and --passcode and print the
+    /// access token (for --token or HERALD_TOKEN).
+    Login,
+    /// Chat with a user or a group in the terminal: history on open, live
+    /// messages, typing and receipts shown.
+    Chat(super::chat::ChatArgs),
 }
 
 pub async fn run(args: ClientArgs) -> Result<(), String> {
-    let (mut connection, _) =
-        Connection::connect(&args.url, Some(&args.login), Some(&args.passcode), "0,0")
-            .await
-            .map_err(|error| error.to_string())?;
+    let credentials = match &args.token {
+        Some(token) => super::chat::Credentials::Token(token.clone()),
+        None => super::chat::Credentials::Password(args.login.clone(), args.passcode.clone()),
+    };
+    match args.action {
+        Action::Login => {
+            let api = super::chat::api_base(&args.url, args.api.as_ref())?;
+            let token = super::chat::access_token(&api, &credentials).await?;
+            println!("{token}");
+            return Ok(());
+        }
+        Action::Chat(chat) => {
+            let api = super::chat::api_base(&args.url, args.api.as_ref())?;
+            return super::chat::run(&args.url, &api, credentials, chat).await;
+        }
+        _ => {}
+    }
+    let (login, passcode) = match &args.token {
+        Some(token) => (None, token.as_str()),
+        None => (Some(args.login.as_str()), args.passcode.as_str()),
+    };
+    let (mut connection, _) = Connection::connect(&args.url, login, Some(passcode), "0,0")
+        .await
+        .map_err(|error| error.to_string())?;
     let result = match args.action {
         Action::Send {
             destination,
@@ -73,6 +107,7 @@ pub async fn run(args: ClientArgs) -> Result<(), String> {
             frames,
         } => subscribe(&mut connection, destination, ack, count, frames).await,
         Action::Interactive => interactive(&mut connection).await,
+        Action::Login | Action::Chat(_) => Ok(()),
     };
     result.map_err(|error| error.to_string())?;
     connection

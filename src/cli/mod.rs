@@ -1,6 +1,7 @@
 //! The command line: one binary, several subcommands.
 
 mod bench;
+mod chat;
 mod client;
 mod serve;
 
