@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use herald_storage::{Directory, MessageLog, QueueStore, SqliteDatabase, StoreError};
+use herald_storage::{StoreError, Stores};
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::Acl;
@@ -20,6 +20,7 @@ pub struct Broker {
     pub metrics: Arc<Metrics>,
     /// Cancelled when the broker starts shutting down; sessions watch it.
     pub shutdown: CancellationToken,
+    stores: Stores,
 }
 
 /// Why the broker could not open.
@@ -33,37 +34,14 @@ pub enum OpenError {
     Accounts(#[from] crate::auth::AuthError),
 }
 
-/// The stores a broker runs on.
-pub struct Stores {
-    pub queue: Arc<dyn QueueStore>,
-    pub directory: Arc<dyn Directory>,
-    pub messages: Arc<dyn MessageLog>,
-}
-
-impl Stores {
-    /// The configured backend's stores.
-    pub async fn open(config: &Config) -> Result<Stores, StoreError> {
-        match config.store.backend.as_str() {
-            "postgres" => Err(StoreError::Unavailable(
-                "the postgres backend is not available in this build".into(),
-            )),
-            _ => {
-                let database = SqliteDatabase::open(&config.server.data_dir).await?;
-                Ok(Stores {
-                    queue: Arc::new(database.queue_store()),
-                    directory: Arc::new(database.directory()),
-                    messages: Arc::new(database.message_log()),
-                })
-            }
-        }
-    }
-}
-
 impl Broker {
     /// A broker over the configured store (SQLite in the data directory by
     /// default).
     pub async fn open(config: Config) -> Result<Arc<Broker>, OpenError> {
-        let stores = Stores::open(&config).await?;
+        let stores = match config.store.backend.as_str() {
+            "postgres" => Stores::postgres(&config.store.postgres_url).await?,
+            _ => Stores::sqlite(&config.server.data_dir).await?,
+        };
         Broker::with_stores(config, stores).await
     }
 
@@ -92,7 +70,13 @@ impl Broker {
             metrics,
             shutdown: CancellationToken::new(),
             config,
+            stores,
         }))
+    }
+
+    /// Finishes in-flight store writes and closes the stores.
+    pub async fn close(&self) {
+        self.stores.close().await;
     }
 
     pub fn chat(&self) -> &Arc<Chat> {

@@ -239,11 +239,6 @@ impl Router {
             .or_insert_with(|| QueueHandle::start(self.store.clone(), Vec::new()))
             .clone()
     }
-
-    /// Finishes the store's in-flight writes.
-    pub async fn close(&self) {
-        self.store.close().await;
-    }
 }
 
 /// The chat channel a destination names, if it is a chat destination.

@@ -102,7 +102,7 @@ impl Server {
         {
             tracing::warn!("sessions still open after the shutdown grace period");
         }
-        self.broker.router.close().await;
+        self.broker.close().await;
     }
 }
 
