@@ -6,6 +6,12 @@
 //! - [`QueueStore`]: durable `/queue/{name}` messages.
 //! - [`Directory`]: users, contacts, groups and memberships.
 //! - [`MessageLog`]: chat history with a contiguous seq per conversation.
+//!
+//! [`Stores::sqlite`] and [`Stores::postgres`] open all three on one
+//! backend. Every backend passes the same contract tests
+//! (`tests/contract/`): `cargo test -p herald-storage` runs them on SQLite
+//! and on PostgreSQL, on the server `HERALD_TEST_POSTGRES_URL` names or on
+//! a throwaway cluster the tests start with `scripts/postgres.sh`.
 
 mod common;
 pub mod directory;

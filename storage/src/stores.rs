@@ -53,7 +53,10 @@ impl Stores {
 
     /// Every store in the PostgreSQL database at `url`
     /// (`postgres://user@host:port/database`), sharing one pool; see
-    /// [`PgDatabase::connect`].
+    /// [`PgDatabase::connect`]. Several nodes may share the directory and
+    /// message log; the queue store's `pending` returns every queued
+    /// message in the database, so nodes sharing a database must not each
+    /// load it (keep queues per node, e.g. in [`Stores::sqlite`]'s queue).
     pub async fn postgres(url: &str) -> Result<Self, StoreError> {
         let database = PgDatabase::connect(url).await?;
         Ok(Self {

@@ -185,7 +185,8 @@ pub(super) async fn delete_friend(
     b: UserId,
 ) -> Result<bool, StoreError> {
     let deleted = sqlx::query(
-        "DELETE FROM friendships WHERE (owner = $1 AND friend = $2) OR (owner = $3 AND friend = $4)",
+        "DELETE FROM friendships \
+         WHERE (owner = $1 AND friend = $2) OR (owner = $3 AND friend = $4)",
     )
     .bind(a)
     .bind(b)

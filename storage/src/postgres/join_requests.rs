@@ -88,7 +88,8 @@ pub(super) async fn resolve(
     let status = if accept { "accepted" } else { "rejected" };
     let now = unix_millis();
     let updated = sqlx::query(
-        "UPDATE join_requests SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'pending'",
+        "UPDATE join_requests SET status = $1, resolved_at = $2 \
+         WHERE id = $3 AND status = 'pending'",
     )
     .bind(status)
     .bind(now)

@@ -1,7 +1,7 @@
 //! The PostgreSQL backend, for several Herald nodes sharing one database.
 //!
 //! A [`PgDatabase`] owns one connection pool and one writer task (see
-//! [`writer`]) that group-commits message appends and queue changes.
+//! `writer`) that group-commits message appends and queue changes.
 //! Directory writes run as one transaction each on the pool: they are rare,
 //! and their races between processes are settled by row locks and unique
 //! indexes. A message's seq is taken from its conversation's row with

@@ -154,7 +154,8 @@ async fn apply(pool: &PgPool, batch: &mut Vec<Request>, commits: &AtomicU64) {
             }
         }
         Err(error) => {
-            tracing::warn!(%error, size = answers.len(), "PostgreSQL batch failed; nothing committed");
+            let size = answers.len();
+            tracing::warn!(%error, size, "PostgreSQL batch failed; nothing committed");
             for (reply, _) in answers {
                 let _ = reply.send(Err(error.clone()));
             }

@@ -1,6 +1,7 @@
 //! Groups on SQLite: groups, memberships with roles and mutes, and
-//! ownership transfer (join requests are in `join_requests`). Writes run as writer jobs, so a group's
-//! checks and changes see no other write in between.
+//! ownership transfer (join requests are in `join_requests`). Writes run
+//! as writer jobs, so a group's checks and changes see no other write in
+//! between.
 
 use sqlx::{Executor, Sqlite, SqliteConnection};
 

@@ -2,7 +2,7 @@
 //! holds the queue store, the directory and the message log.
 //!
 //! A [`SqliteDatabase`] owns the file: one writer task that group-commits
-//! every write of every store together (see [`writer`]), and a small read
+//! every write of every store together (see `writer`), and a small read
 //! pool, which WAL mode lets run beside the writer. The file is opened with
 //! `synchronous=FULL`, so a write that was answered `Ok` survives `kill -9`
 //! and power loss. [`SqliteQueueStore`], [`SqliteDirectory`] and

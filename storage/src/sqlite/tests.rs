@@ -122,7 +122,8 @@ async fn broken_headers_are_corrupt_not_a_panic() {
             .expect("open");
         let mut raw = open_raw(&directory).await;
         sqlx::query(
-            "INSERT INTO queue_messages (queue, headers, body, created_at) VALUES ('/queue/x', ?, x'00', 0)",
+            "INSERT INTO queue_messages (queue, headers, body, created_at) \
+             VALUES ('/queue/x', ?, x'00', 0)",
         )
         .bind(headers)
         .execute(&mut raw)
