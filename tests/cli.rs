@@ -115,7 +115,7 @@ fn interactive_mode_prints_what_arrives() {
     let mut child = herald(&[
         "client",
         "--url",
-        &broker.ws_url().to_string(),
+        broker.ws_url().as_ref(),
         "interactive",
     ])
     .stdin(Stdio::piped())
@@ -169,7 +169,7 @@ fn errors_are_clear_messages_not_panics() {
     let output = herald(&[
         "client",
         "--url",
-        &broker.ws_url().to_string(),
+        broker.ws_url().as_ref(),
         "--passcode",
         "wrong",
         "send",
@@ -186,7 +186,7 @@ fn errors_are_clear_messages_not_panics() {
     let output = herald(&[
         "client",
         "--url",
-        &broker.ws_url().to_string(),
+        broker.ws_url().as_ref(),
         "send",
         "/nowhere/x",
         "hi",

@@ -5,7 +5,9 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 /// (method, path, summary, request body schema, response schema, needs a token)
-const OPERATIONS: &[(&str, &str, &str, Option<&str>, &str, bool)] = &[
+type Operation = (&'static str, &'static str, &'static str, Option<&'static str>, &'static str, bool);
+
+const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/register",

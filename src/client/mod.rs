@@ -36,7 +36,7 @@ pub enum ClientError {
 }
 
 enum Link {
-    WebSocket(WebSocketTransport<MaybeTlsStream<TcpStream>>),
+    WebSocket(Box<WebSocketTransport<MaybeTlsStream<TcpStream>>>),
     Tcp(StreamTransport<TcpStream>),
 }
 
@@ -68,7 +68,7 @@ impl Connection {
                 let (socket, _) = tokio_tungstenite::connect_async(request)
                     .await
                     .map_err(|e| connect_error(e.to_string()))?;
-                Link::WebSocket(WebSocketTransport::new(socket, false))
+                Link::WebSocket(Box::new(WebSocketTransport::new(socket, false)))
             }
             "tcp" | "stomp" => {
                 let host = url
