@@ -5,7 +5,14 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 /// (method, path, summary, request body schema, response schema, needs a token)
-type Operation = (&'static str, &'static str, &'static str, Option<&'static str>, &'static str, bool);
+type Operation = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    bool,
+);
 
 const OPERATIONS: &[Operation] = &[
     (
