@@ -3,10 +3,11 @@
 //! A publisher sends one stream of stamped messages, paced to a rate or
 //! flat out, never more than `window` ahead of its slowest receiver (so a
 //! flat-out run measures the broker, not an overflowing queue). Under a
-//! rate, each message is stamped with the time it was due, not the time it
-//! went out, so a generator or broker that falls behind shows up in the
-//! latency instead of hiding it (no coordinated omission). A receiver
-//! checks every arrival against a [`Tally`] and records its latency.
+//! rate, a message that goes out more than [`TIMER_SLACK`] after it was
+//! due is stamped with the time it was due, so a broker that pushes back
+//! (a full window) shows up in the latency instead of hiding it (no
+//! coordinated omission). A receiver checks every arrival against a
+//! [`Tally`] and records its latency.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -20,6 +21,12 @@ use tokio_util::sync::CancellationToken;
 use super::link::{Link, LinkError, Reader, Target, Writer};
 use super::message::{Clock, Recorder, SendTemplate, Stamp, Tally};
 use super::report::Errors;
+
+/// How late a paced message may go out and still be timed from when it
+/// was written: tokio's timers fire on a 1 ms grid, and that lateness is
+/// the generator's, not the broker's. A message later than this (the
+/// window was full, or the generator starved) is timed from when it was due.
+const TIMER_SLACK: u64 = 2_000_000;
 
 /// Opens `count` connections, numbered from `first`, a few at a time.
 pub async fn open_all(target: &Target, first: usize, count: usize) -> Result<Vec<Link>, LinkError> {
@@ -133,7 +140,14 @@ pub async fn publish(
         let mut result = Ok(());
         for _ in 0..batch {
             let nanos = match plan.rate {
-                Some(rate) => plan.due_at(seq, rate),
+                Some(rate) => {
+                    let (due, now) = (plan.due_at(seq, rate), clock.now());
+                    if now.saturating_sub(due) <= TIMER_SLACK {
+                        now
+                    } else {
+                        due
+                    }
+                }
                 None => clock.now(),
             };
             let stamp = Stamp {

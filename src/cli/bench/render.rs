@@ -63,7 +63,7 @@ pub fn run(options: Options) -> Result<(), BenchError> {
             if cases.len() > 1 {
                 let file = format!("{scenario}-latency.svg");
                 let series = latency_series(cases);
-                let title = format!("{scenario}: latency against delivered rate (log-log)");
+                let title = format!("{scenario}: latency against throughput (log-log)");
                 match chart::latency_chart(&chart_dir.join(&file), &title, &series) {
                     Ok(()) => {
                         let _ = writeln!(page, "![{scenario} latency]({chart_dir_name}/{file})\n");
