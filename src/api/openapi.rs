@@ -98,6 +98,14 @@ const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/conversations/{id}/messages",
+        "History of a conversation u{a}-{b}, g{id} or s{id} (query before_seq or after_seq, limit)",
+        None,
+        "History",
+        true,
+    ),
+    (
+        "get",
         "/friend-requests",
         "Pending friend requests (query direction=incoming|outgoing)",
         None,
@@ -390,6 +398,7 @@ fn schemas() -> Value {
         "PasswordChange": object(json!({ "old_password": string, "new_password": string }), &["old_password", "new_password"]),
         "PresenceList": { "type": "array", "items": object(json!({ "user": integer, "online": boolean }), &["user", "online"]) },
         "Events": object(json!({ "conversation": string, "events": { "type": "array", "items": object(json!({ "seq": integer, "kind": string, "sender": integer, "timestamp": integer, "payload": {} }), &["seq", "kind"]) } }), &["events"]),
+        "History": object(json!({ "conversation": string, "last_seq": integer, "messages": { "type": "array", "items": object(json!({ "message_id": string, "seq": integer, "sender": integer, "kind": string, "timestamp": integer, "headers": { "type": "object" }, "body": string }), &["message_id", "seq", "sender", "kind"]) } }), &["conversation", "messages"]),
         "History": object(json!({ "conversation": string, "last_seq": integer, "messages": { "type": "array", "items": object(json!({ "message_id": string, "seq": integer, "sender": integer, "kind": string, "timestamp": integer, "headers": { "type": "object" }, "body": string }), &["message_id", "seq", "sender", "kind"]) } }), &["conversation", "messages"]),
         "FriendRequest": object(json!({ "id": integer, "from": integer, "to": integer, "greeting": string, "status": { "enum": ["pending", "accepted", "rejected"] }, "created_at": integer, "resolved_at": integer }), &["id", "from", "to", "status"]),
         "FriendRequestList": { "type": "array", "items": object(json!({ "request": { "$ref": "#/components/schemas/FriendRequest" }, "user": { "$ref": "#/components/schemas/User" } }), &["request"]) },
