@@ -7,6 +7,7 @@
 //! per-conversation lock so every subscriber sees seq order. Typing and
 //! presence are live only and never stored.
 
+pub mod feed;
 mod hub;
 pub mod ids;
 mod rules;
@@ -233,8 +234,13 @@ impl Chat {
                 headers,
                 body,
                 created_at: now_ms(),
+                client_msg_id: None,
+                participants: Vec::new(),
+                mentions: Vec::new(),
+                files: Vec::new(),
             })
-            .await?;
+            .await?
+            .message;
         deliver(&stored);
         drop(guard);
         self.release_lock(&id, lock);
