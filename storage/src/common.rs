@@ -1,10 +1,37 @@
-//! What both SQL backends share beyond the row format: the clock their
-//! records are stamped with and the runner for their embedded migrations.
+//! What both SQL backends share beyond the row format: how they are opened,
+//! the clock their records are stamped with and the runner for their
+//! embedded migrations.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+/// How a backend's database is opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Commit many concurrent writes in one transaction (one fsync), the
+    /// default. Off, every write commits alone: only for measuring what
+    /// group commit buys (`benches/durable.rs`).
+    pub group_commit: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self { group_commit: true }
+    }
+}
+
+impl Options {
+    /// The most writes the writer commits in one transaction.
+    pub(crate) fn max_batch(self, group_limit: usize) -> usize {
+        if self.group_commit {
+            group_limit
+        } else {
+            1
+        }
+    }
+}
 
 /// A migrator over embedded `(version, description, sql)` migrations.
 pub(crate) fn migrator(migrations: &[(i64, &str, &'static str)]) -> Migrator {

@@ -233,6 +233,7 @@ pub(crate) fn message(row: &impl Columns) -> Result<StoredMessage, StoreError> {
         headers,
         body: Bytes::from(row.blob("body")?),
         created_at: row.int("created_at")?,
+        client_msg_id: None,
         conversation,
     })
 }

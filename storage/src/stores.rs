@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use crate::postgres::PgDatabase;
 use crate::sqlite::SqliteDatabase;
-use crate::{Directory, MessageLog, QueueStore, StoreError};
+use crate::{
+    Cursors, DeadLetters, Directory, FileStore, MessageLog, Options, QueueStore, StoreError,
+};
 
 /// Every store of one backend.
 #[derive(Clone)]
@@ -15,6 +17,9 @@ pub struct Stores {
     pub queue: Arc<dyn QueueStore>,
     pub directory: Arc<dyn Directory>,
     pub messages: Arc<dyn MessageLog>,
+    pub cursors: Arc<dyn Cursors>,
+    pub dead_letters: Arc<dyn DeadLetters>,
+    pub files: Arc<dyn FileStore>,
     closer: Closer,
 }
 
@@ -42,11 +47,19 @@ impl Stores {
     /// Every store in `data_dir/herald.db`, sharing one writer so that all
     /// their writes group-commit together (see [`SqliteDatabase::open`]).
     pub async fn sqlite(data_dir: &Path) -> Result<Self, StoreError> {
-        let database = SqliteDatabase::open(data_dir).await?;
+        Self::sqlite_with(data_dir, Options::default()).await
+    }
+
+    /// [`Stores::sqlite`] with `options`.
+    pub async fn sqlite_with(data_dir: &Path, options: Options) -> Result<Self, StoreError> {
+        let database = SqliteDatabase::open_with(data_dir, options).await?;
         Ok(Self {
             queue: Arc::new(database.queue_store()),
             directory: Arc::new(database.directory()),
             messages: Arc::new(database.message_log()),
+            cursors: Arc::new(database.cursors()),
+            dead_letters: Arc::new(database.dead_letters()),
+            files: Arc::new(database.files()),
             closer: Closer::Sqlite(database),
         })
     }
@@ -58,11 +71,19 @@ impl Stores {
     /// message in the database, so nodes sharing a database must not each
     /// load it (keep queues per node, e.g. in [`Stores::sqlite`]'s queue).
     pub async fn postgres(url: &str) -> Result<Self, StoreError> {
-        let database = PgDatabase::connect(url).await?;
+        Self::postgres_with(url, Options::default()).await
+    }
+
+    /// [`Stores::postgres`] with `options`.
+    pub async fn postgres_with(url: &str, options: Options) -> Result<Self, StoreError> {
+        let database = PgDatabase::connect_with(url, options).await?;
         Ok(Self {
             queue: Arc::new(database.queue_store()),
             directory: Arc::new(database.directory()),
             messages: Arc::new(database.message_log()),
+            cursors: Arc::new(database.cursors()),
+            dead_letters: Arc::new(database.dead_letters()),
+            files: Arc::new(database.files()),
             closer: Closer::Postgres(database),
         })
     }

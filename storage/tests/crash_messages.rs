@@ -164,8 +164,16 @@ async fn append_forever(log: SqliteMessageLog, writer: usize, next_id: Arc<Atomi
             headers: vec![("content-type".into(), "application/json".into())],
             body: Bytes::from(format!("{{\"n\":{number}}}")),
             created_at: 0,
+            client_msg_id: None,
+            participants: Vec::new(),
+            mentions: Vec::new(),
+            files: Vec::new(),
         };
-        let stored = log.append(message).await.expect("append");
+        let stored = log
+            .append(message)
+            .await
+            .map(|appended| appended.message)
+            .expect("append");
         report(&format!(
             "appended {conversation} {} {message_id}",
             stored.seq

@@ -49,6 +49,10 @@ mod postgres_only {
             headers: Vec::new(),
             body: Bytes::from_static(b"{}"),
             created_at: 0,
+            client_msg_id: None,
+            participants: Vec::new(),
+            mentions: Vec::new(),
+            files: Vec::new(),
         }
     }
 
@@ -67,7 +71,11 @@ mod postgres_only {
         for number in 0..400i64 {
             let log = nodes[usize::from(number % 2 == 1)].message_log();
             let conversation = if number % 3 == 0 { "g2" } else { "g1" };
-            tasks.spawn(async move { log.append(message(conversation, number)).await });
+            tasks.spawn(async move {
+                log.append(message(conversation, number))
+                    .await
+                    .map(|appended| appended.message)
+            });
         }
         let mut seen: [HashSet<i64>; 2] = [HashSet::new(), HashSet::new()];
         while let Some(joined) = tasks.join_next().await {
@@ -97,7 +105,11 @@ mod postgres_only {
         for number in 0..500i64 {
             let log = database.message_log();
             let conversation = format!("u{}-9", number % 5);
-            tasks.spawn(async move { log.append(message(&conversation, number)).await });
+            tasks.spawn(async move {
+                log.append(message(&conversation, number))
+                    .await
+                    .map(|appended| appended.message)
+            });
         }
         while let Some(joined) = tasks.join_next().await {
             joined.expect("task").expect("append");
@@ -134,9 +146,17 @@ mod postgres_only {
             .is_empty());
         let mut bad = message("g1", 1);
         bad.kind = "a\0b".into();
-        let result = database.message_log().append(bad).await;
+        let result = database
+            .message_log()
+            .append(bad)
+            .await
+            .map(|appended| appended.message);
         assert!(matches!(result, Err(StoreError::Rejected(_))), "{result:?}");
-        let stored = database.message_log().append(message("g1", 2)).await;
+        let stored = database
+            .message_log()
+            .append(message("g1", 2))
+            .await
+            .map(|appended| appended.message);
         assert_eq!(
             stored.expect("append").seq,
             1,

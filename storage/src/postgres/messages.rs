@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use super::writer::{Change, Done};
 use super::PgDatabase;
-use crate::messages::{MessageLog, NewMessage, StoredMessage};
+use crate::messages::{Appended, MessageLog, NewMessage, StoredMessage};
 use crate::rows::{self, message_columns};
 use crate::StoreError;
 
@@ -37,14 +37,17 @@ impl PgMessageLog {
 
 #[async_trait]
 impl MessageLog for PgMessageLog {
-    async fn append(&self, message: NewMessage) -> Result<StoredMessage, StoreError> {
+    async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
         let headers = serde_json::to_string(&message.headers)?;
         match self
             .database
             .change(Change::Append { message, headers })
             .await?
         {
-            Done::Appended(stored) => Ok(stored),
+            Done::Appended(message) => Ok(Appended {
+                message,
+                duplicate: false,
+            }),
             other => Err(StoreError::Unavailable(format!(
                 "the writer answered an append with {other:?}"
             ))),

@@ -14,7 +14,10 @@
 //! PostgreSQL's advisory lock, so nodes may start together) and the SQL.
 
 mod contacts;
+mod cursors;
+mod dead_letters;
 mod directory;
+mod files;
 mod groups;
 mod join_requests;
 mod messages;
@@ -31,11 +34,14 @@ use sqlx::PgConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::common::migrator;
-use crate::StoreError;
+use crate::{Options, StoreError};
 use writer::{Change, Done, Message, Request};
 
 use crate::common::unix_millis;
+pub use cursors::PgCursors;
+pub use dead_letters::PgDeadLetters;
 pub use directory::PgDirectory;
+pub use files::PgFileStore;
 pub use messages::PgMessageLog;
 pub use queue::PgQueueStore;
 
@@ -95,6 +101,12 @@ impl PgDatabase {
     /// server cannot be reached, and `Corrupt` when the database's schema
     /// belongs to another Herald version.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Options::default()).await
+    }
+
+    /// [`connect`](Self::connect) with `options` (group commit off, to
+    /// measure).
+    pub async fn connect_with(url: &str, options: Options) -> Result<Self, StoreError> {
         let pool = PgPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -107,6 +119,7 @@ impl PgDatabase {
         tokio::spawn(writer::run(
             pool.clone(),
             receiver,
+            options.max_batch(writer::MAX_BATCH),
             Arc::clone(&commits),
             finished,
         ));
@@ -135,6 +148,21 @@ impl PgDatabase {
     /// The directory kept in this database.
     pub fn directory(&self) -> PgDirectory {
         PgDirectory::from(self.clone())
+    }
+
+    /// The cursors kept in this database.
+    pub fn cursors(&self) -> PgCursors {
+        PgCursors::from(self.clone())
+    }
+
+    /// The dead letters kept in this database.
+    pub fn dead_letters(&self) -> PgDeadLetters {
+        PgDeadLetters::from(self.clone())
+    }
+
+    /// The file records kept in this database.
+    pub fn files(&self) -> PgFileStore {
+        PgFileStore::from(self.clone())
     }
 
     /// The message log kept in this database.

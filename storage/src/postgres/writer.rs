@@ -84,12 +84,13 @@ pub(super) enum Message {
 pub(super) async fn run(
     pool: PgPool,
     mut inbox: mpsc::Receiver<Message>,
+    max_batch: usize,
     commits: Arc<AtomicU64>,
     finished: watch::Sender<bool>,
 ) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
+    while inbox.recv_many(&mut messages, max_batch).await > 0 {
         for message in messages.drain(..) {
             match message {
                 Message::Apply(request) => batch.push(request),
@@ -272,5 +273,6 @@ async fn append(
         headers: message.headers,
         body: message.body,
         created_at: message.created_at,
+        client_msg_id: message.client_msg_id,
     })
 }

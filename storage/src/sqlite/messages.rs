@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::SqliteConnection;
 
 use super::SqliteDatabase;
-use crate::messages::{MessageLog, NewMessage, StoredMessage};
+use crate::messages::{Appended, MessageLog, NewMessage, StoredMessage};
 use crate::rows::{self, message_columns};
 use crate::StoreError;
 
@@ -75,16 +75,22 @@ async fn append(
         headers: message.headers,
         body: message.body,
         created_at: message.created_at,
+        client_msg_id: message.client_msg_id,
     })
 }
 
 #[async_trait]
 impl MessageLog for SqliteMessageLog {
-    async fn append(&self, message: NewMessage) -> Result<StoredMessage, StoreError> {
+    async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
         let headers = serde_json::to_string(&message.headers)?;
-        self.database
+        let message = self
+            .database
             .write(move |connection| Box::pin(append(connection, message, headers)))
-            .await
+            .await?;
+        Ok(Appended {
+            message,
+            duplicate: false,
+        })
     }
 
     async fn after(

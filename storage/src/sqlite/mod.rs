@@ -13,7 +13,10 @@
 //! row format. It must not hold data in memory beyond one batch.
 
 mod contacts;
+mod cursors;
+mod dead_letters;
 mod directory;
+mod files;
 mod groups;
 mod join_requests;
 mod messages;
@@ -36,10 +39,13 @@ use sqlx::{ConnectOptions, SqliteConnection};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub(crate) use crate::common::unix_millis;
-use crate::StoreError;
+use crate::{Options, StoreError};
 use writer::{BoxFuture, Message, Outcome, Request};
 
+pub use cursors::SqliteCursors;
+pub use dead_letters::SqliteDeadLetters;
 pub use directory::SqliteDirectory;
+pub use files::SqliteFileStore;
 pub use messages::SqliteMessageLog;
 pub use queue::SqliteQueueStore;
 
@@ -120,18 +126,23 @@ impl SqliteDatabase {
     /// be created or opened, and `Corrupt` when the file's schema belongs to
     /// another Herald version.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, Options::default()).await
+    }
+
+    /// [`open`](Self::open) with `options` (group commit off, to measure).
+    pub async fn open_with(data_dir: &Path, options: Options) -> Result<Self, StoreError> {
         tokio::fs::create_dir_all(data_dir).await.map_err(|error| {
             StoreError::Unavailable(format!("cannot create {}: {error}", data_dir.display()))
         })?;
         let path = data_dir.join(DATABASE_FILE);
-        let options = connect_options(&path);
-        let mut connection = options.connect().await?;
+        let connect = connect_options(&path);
+        let mut connection = connect.connect().await?;
         crate::common::migrator(MIGRATIONS)
             .run(&mut connection)
             .await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
-            .connect_with(options)
+            .connect_with(connect)
             .await?;
 
         let (inbox, receiver) = mpsc::channel(INBOX_CAPACITY);
@@ -140,6 +151,7 @@ impl SqliteDatabase {
         tokio::spawn(writer::run(
             connection,
             receiver,
+            options.max_batch(writer::MAX_BATCH),
             Arc::clone(&commits),
             finished,
         ));
@@ -175,6 +187,21 @@ impl SqliteDatabase {
     /// The directory kept in this database.
     pub fn directory(&self) -> SqliteDirectory {
         SqliteDirectory::from(self.clone())
+    }
+
+    /// The cursors kept in this database.
+    pub fn cursors(&self) -> SqliteCursors {
+        SqliteCursors::from(self.clone())
+    }
+
+    /// The dead letters kept in this database.
+    pub fn dead_letters(&self) -> SqliteDeadLetters {
+        SqliteDeadLetters::from(self.clone())
+    }
+
+    /// The file records kept in this database.
+    pub fn files(&self) -> SqliteFileStore {
+        SqliteFileStore::from(self.clone())
     }
 
     /// The message log kept in this database.

@@ -193,6 +193,10 @@ fn message(conversation: &str, message_id: i64) -> NewMessage {
         headers: Vec::new(),
         body: Bytes::from_static(b"{}"),
         created_at: 0,
+        client_msg_id: None,
+        participants: Vec::new(),
+        mentions: Vec::new(),
+        files: Vec::new(),
     }
 }
 
@@ -218,6 +222,7 @@ async fn appends_and_directory_writes_share_commits() {
                     .message_log()
                     .append(message(&conversation, number))
                     .await
+                    .map(|appended| appended.message)
                     .map(drop)
             }
         });
@@ -263,7 +268,11 @@ async fn two_databases_on_one_file_keep_seq_contiguous() {
                 })
                 .await;
             registered.expect("register");
-            database.message_log().append(message("g1", number)).await
+            database
+                .message_log()
+                .append(message("g1", number))
+                .await
+                .map(|appended| appended.message)
         });
     }
     let mut seqs = HashSet::new();

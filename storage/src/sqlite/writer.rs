@@ -69,6 +69,7 @@ type Answer = (
 pub(super) async fn run(
     mut connection: SqliteConnection,
     mut inbox: mpsc::Receiver<Message>,
+    max_batch: usize,
     commits: Arc<AtomicU64>,
     finished: watch::Sender<bool>,
 ) {
@@ -76,7 +77,7 @@ pub(super) async fn run(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     // `recv_many` waits for one message, then takes whatever else is already
     // queued: under load that is the group; when idle it is a batch of one.
-    while inbox.recv_many(&mut messages, MAX_BATCH).await > 0 {
+    while inbox.recv_many(&mut messages, max_batch).await > 0 {
         for message in messages.drain(..) {
             match message {
                 Message::Apply(request) => batch.push(request),

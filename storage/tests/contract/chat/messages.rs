@@ -24,12 +24,17 @@ fn text_message(conversation: &str, sender: i64, text: &str) -> NewMessage {
         headers: vec![("content-type".into(), "application/json".into())],
         body: Bytes::from(format!("{{\"type\":\"text\",\"text\":{text:?}}}")),
         created_at: 1_700_000_000_000,
+        client_msg_id: None,
+        participants: Vec::new(),
+        mentions: Vec::new(),
+        files: Vec::new(),
     }
 }
 
 async fn append(log: &dyn MessageLog, conversation: &str, text: &str) -> StoredMessage {
     log.append(text_message(conversation, 1, text))
         .await
+        .map(|appended| appended.message)
         .unwrap_or_else(|error| panic!("append to {conversation}: {error}"))
 }
 
@@ -46,7 +51,11 @@ where
     let log = &*stores.messages;
     assert_eq!(log.last_seq("u1-2").await.expect("empty"), 0);
     let given = text_message("u1-2", 7, "first");
-    let stored = log.append(given.clone()).await.expect("append");
+    let stored = log
+        .append(given.clone())
+        .await
+        .map(|appended| appended.message)
+        .expect("append");
     assert_eq!(stored.seq, 1);
     assert_eq!(stored.conversation, given.conversation);
     assert_eq!(stored.message_id, given.message_id);
@@ -79,6 +88,7 @@ fn stored_from(message: NewMessage, seq: i64) -> StoredMessage {
         headers: message.headers,
         body: message.body,
         created_at: message.created_at,
+        client_msg_id: message.client_msg_id,
     }
 }
 
@@ -96,7 +106,10 @@ where
         let conversation = if number % 4 == 3 { "g2" } else { "g1" };
         tasks.spawn(async move {
             let message = text_message(conversation, number, &number.to_string());
-            (message.message_id, log.append(message).await)
+            (
+                message.message_id,
+                log.append(message).await.map(|appended| appended.message),
+            )
         });
     }
     let mut by_conversation: [Vec<(i64, i64)>; 2] = [Vec::new(), Vec::new()];
@@ -215,7 +228,10 @@ where
     binary.headers = Vec::new();
     sent.push(binary);
     for message in &sent {
-        log.append(message.clone()).await.expect("append");
+        log.append(message.clone())
+            .await
+            .map(|appended| appended.message)
+            .expect("append");
     }
     let stored = log.after("g9", 0, 100).await.expect("read");
     let expected: Vec<StoredMessage> = sent
@@ -235,12 +251,20 @@ where
     let stores = open().await;
     let log = &*stores.messages;
     let first = text_message("u5-6", 5, "once");
-    log.append(first.clone()).await.expect("append");
+    log.append(first.clone())
+        .await
+        .map(|appended| appended.message)
+        .expect("append");
     let mut again = first.clone();
     again.conversation = "u5-7".into();
-    expect_conflict(log.append(first.clone()).await, "the same message id");
     expect_conflict(
-        log.append(again).await,
+        log.append(first.clone())
+            .await
+            .map(|appended| appended.message),
+        "the same message id",
+    );
+    expect_conflict(
+        log.append(again).await.map(|appended| appended.message),
         "the same id in another conversation",
     );
     assert_eq!(log.last_seq("u5-6").await.expect("last"), 1);
@@ -330,6 +354,7 @@ where
             .messages
             .append(text_message("g1", 1, "late"))
             .await
+            .map(|appended| appended.message)
             .map(drop),
         "an append",
     );
