@@ -1,6 +1,6 @@
 //! The row format both SQL backends share: the column lists their queries
 //! select (as macros, so queries stay `&'static str`) and the decoders that
-//! turn such rows into directory and message records.
+//! turn such rows into directory, message, file and dead-letter records.
 //!
 //! The SQLite and PostgreSQL schemas use the same table and column names,
 //! so one decoder serves both; the queries around the column lists (their
@@ -15,7 +15,7 @@ use sqlx::Row;
 use crate::directory::{
     Account, Friend, FriendRequest, Group, JoinRequest, Member, RequestStatus, Role, User,
 };
-use crate::{QueuedMessage, StoreError, StoredMessage};
+use crate::{ConversationHead, DeadLetter, FileRecord, QueuedMessage, StoreError, StoredMessage};
 
 /// A user's public columns, from `users u`.
 macro_rules! user_columns {
@@ -87,19 +87,59 @@ macro_rules! join_request_columns {
 /// A stored message's columns, from `messages`.
 macro_rules! message_columns {
     () => {
-        "conversation, seq, message_id, sender, kind, headers, body, created_at"
+        "conversation, seq, message_id, sender, kind, headers, body, created_at, client_msg_id"
+    };
+}
+
+/// A stored message's columns from `messages m` when other tables are
+/// joined (all NULL when a LEFT JOIN found no message).
+macro_rules! joined_message_columns {
+    () => {
+        "m.conversation AS conversation, m.seq AS seq, m.message_id AS message_id, \
+         m.sender AS sender, m.kind AS kind, m.headers AS headers, m.body AS body, \
+         m.created_at AS created_at, m.client_msg_id AS client_msg_id"
+    };
+}
+
+/// A conversation head's columns, from `conversations c LEFT JOIN messages
+/// m` on its last message.
+macro_rules! head_columns {
+    () => {
+        concat!(
+            "c.id AS head_conversation, c.last_seq AS head_last_seq, \
+             c.updated_at AS head_updated_at, ",
+            $crate::rows::joined_message_columns!()
+        )
+    };
+}
+
+/// A file record's columns, from `files`.
+macro_rules! file_columns {
+    () => {
+        "id, uploader, name, content_type, size, width, height, created_at"
+    };
+}
+
+/// A dead letter's columns, from `dead_letters`.
+macro_rules! dead_letter_columns {
+    () => {
+        "id, user_id, device, conversation, seq, message_id, attempts, reason, at"
     };
 }
 
 pub(crate) use {
-    account_columns, friend_columns, friend_request_columns, group_columns, join_request_columns,
-    member_columns, message_columns, user_columns,
+    account_columns, dead_letter_columns, file_columns, friend_columns, friend_request_columns,
+    group_columns, head_columns, join_request_columns, joined_message_columns, member_columns,
+    message_columns, user_columns,
 };
 
 /// Typed column access that both backends' rows offer.
 pub(crate) trait Columns {
     fn int(&self, name: &str) -> Result<i64, StoreError>;
     fn optional_int(&self, name: &str) -> Result<Option<i64>, StoreError>;
+    /// A 32-bit `INTEGER` column (PostgreSQL's `INTEGER` is 32 bits).
+    fn small(&self, name: &str) -> Result<i32, StoreError>;
+    fn optional_small(&self, name: &str) -> Result<Option<i32>, StoreError>;
     fn text(&self, name: &str) -> Result<String, StoreError>;
     fn optional_text(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn flag(&self, name: &str) -> Result<bool, StoreError>;
@@ -113,6 +153,12 @@ macro_rules! impl_columns {
                 Ok(self.try_get(name)?)
             }
             fn optional_int(&self, name: &str) -> Result<Option<i64>, StoreError> {
+                Ok(self.try_get(name)?)
+            }
+            fn small(&self, name: &str) -> Result<i32, StoreError> {
+                Ok(self.try_get(name)?)
+            }
+            fn optional_small(&self, name: &str) -> Result<Option<i32>, StoreError> {
                 Ok(self.try_get(name)?)
             }
             fn text(&self, name: &str) -> Result<String, StoreError> {
@@ -233,9 +279,58 @@ pub(crate) fn message(row: &impl Columns) -> Result<StoredMessage, StoreError> {
         headers,
         body: Bytes::from(row.blob("body")?),
         created_at: row.int("created_at")?,
-        client_msg_id: None,
+        client_msg_id: row.optional_text("client_msg_id")?,
         conversation,
     })
+}
+
+/// A conversation head (see [`head_columns`]).
+pub(crate) fn head(row: &impl Columns) -> Result<ConversationHead, StoreError> {
+    let last_message = match row.optional_int("message_id")? {
+        Some(_) => Some(message(row)?),
+        None => None,
+    };
+    Ok(ConversationHead {
+        conversation: row.text("head_conversation")?,
+        last_seq: row.int("head_last_seq")?,
+        last_message,
+        updated_at: row.int("head_updated_at")?,
+    })
+}
+
+/// A `files` row.
+pub(crate) fn file(row: &impl Columns) -> Result<FileRecord, StoreError> {
+    Ok(FileRecord {
+        id: row.text("id")?,
+        uploader: row.int("uploader")?,
+        name: row.text("name")?,
+        content_type: row.text("content_type")?,
+        size: row.int("size")?,
+        width: row.optional_small("width")?,
+        height: row.optional_small("height")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+/// A `dead_letters` row, with its id.
+pub(crate) fn dead_letter(row: &impl Columns) -> Result<(i64, DeadLetter), StoreError> {
+    let id = row.int("id")?;
+    let attempts = row.small("attempts")?;
+    let attempts = u32::try_from(attempts)
+        .map_err(|_| StoreError::Corrupt(format!("dead letter {id}: attempts {attempts}")))?;
+    Ok((
+        id,
+        DeadLetter {
+            user: row.int("user_id")?,
+            device: row.text("device")?,
+            conversation: row.text("conversation")?,
+            seq: row.int("seq")?,
+            message_id: row.int("message_id")?,
+            attempts,
+            reason: row.text("reason")?,
+            at: row.int("at")?,
+        },
+    ))
 }
 
 /// A `queue_messages` row.

@@ -3,10 +3,11 @@
 //! them). The message itself stays in the log; a dead letter only says who
 //! did not get it and why. This module must not retry deliveries.
 
+pub(crate) mod sql;
+
 use async_trait::async_trait;
 
 use crate::directory::UserId;
-use crate::messages::not_implemented;
 use crate::StoreError;
 
 /// One delivery given up on.
@@ -29,10 +30,7 @@ pub struct DeadLetter {
 #[async_trait]
 pub trait DeadLetters: Send + Sync + 'static {
     /// Records a dead letter durably; returns its id (increasing).
-    async fn dead_letter(&self, letter: DeadLetter) -> Result<i64, StoreError> {
-        let _ = letter;
-        Err(not_implemented())
-    }
+    async fn dead_letter(&self, letter: DeadLetter) -> Result<i64, StoreError>;
 
     /// Up to `limit` dead letters with an id above `after_id`, oldest
     /// first, with their ids: page with the last id seen (0 to start).
@@ -40,8 +38,5 @@ pub trait DeadLetters: Send + Sync + 'static {
         &self,
         limit: u32,
         after_id: i64,
-    ) -> Result<Vec<(i64, DeadLetter)>, StoreError> {
-        let _ = (limit, after_id);
-        Err(not_implemented())
-    }
+    ) -> Result<Vec<(i64, DeadLetter)>, StoreError>;
 }

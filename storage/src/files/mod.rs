@@ -4,10 +4,11 @@
 //! fetch a file when they uploaded it or belong to a conversation it was
 //! shared with; this module only records those facts.
 
+pub(crate) mod sql;
+
 use async_trait::async_trait;
 
 use crate::directory::UserId;
-use crate::messages::not_implemented;
 use crate::StoreError;
 
 /// An uploaded file's metadata.
@@ -33,28 +34,16 @@ pub struct FileRecord {
 #[async_trait]
 pub trait FileStore: Send + Sync + 'static {
     /// Records an uploaded file; `Conflict` when the id is taken.
-    async fn create_file(&self, file: FileRecord) -> Result<(), StoreError> {
-        let _ = file;
-        Err(not_implemented())
-    }
+    async fn create_file(&self, file: FileRecord) -> Result<(), StoreError>;
 
     /// The file's metadata, if recorded.
-    async fn file(&self, id: &str) -> Result<Option<FileRecord>, StoreError> {
-        let _ = id;
-        Err(not_implemented())
-    }
+    async fn file(&self, id: &str) -> Result<Option<FileRecord>, StoreError>;
 
     /// Records that the file was sent to `conversation` (appends do this
     /// themselves for `NewMessage::files`). Sharing it again changes
     /// nothing; `NotFound` when the file is unknown.
-    async fn share_file(&self, id: &str, conversation: &str) -> Result<(), StoreError> {
-        let _ = (id, conversation);
-        Err(not_implemented())
-    }
+    async fn share_file(&self, id: &str, conversation: &str) -> Result<(), StoreError>;
 
     /// The conversations the file was shared with, in name order.
-    async fn file_shared_with(&self, id: &str) -> Result<Vec<String>, StoreError> {
-        let _ = id;
-        Err(not_implemented())
-    }
+    async fn file_shared_with(&self, id: &str) -> Result<Vec<String>, StoreError>;
 }

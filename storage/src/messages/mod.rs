@@ -15,11 +15,16 @@
 //! last changed), the mentions that make up mention counts, the search
 //! index and the conversations a file was shared with.
 
+mod search;
+pub(crate) mod sql;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::directory::UserId;
 use crate::StoreError;
+
+pub(crate) use search::{indexed_text, query_words};
 
 /// A message to store. Conversation ids are `u{a}-{b}` (a < b) for a
 /// private chat, `g{id}` for a group, `s{id}` for a user's system events.
@@ -124,10 +129,7 @@ pub trait MessageLog: Send + Sync + 'static {
     async fn append(&self, message: NewMessage) -> Result<Appended, StoreError>;
 
     /// The message at `seq`, if stored (recalled messages included).
-    async fn get(&self, conversation: &str, seq: i64) -> Result<Option<StoredMessage>, StoreError> {
-        let _ = (conversation, seq);
-        Err(not_implemented())
-    }
+    async fn get(&self, conversation: &str, seq: i64) -> Result<Option<StoredMessage>, StoreError>;
 
     /// Withdraws a message: erases its body, headers, search entry and
     /// mentions, and sets its kind to [`RECALLED_KIND`]; its ids, seq,
@@ -135,10 +137,7 @@ pub trait MessageLog: Send + Sync + 'static {
     /// Recalling it again changes nothing. Returns the recalled message;
     /// `NotFound` when there is no message at `seq`. Who may recall, and
     /// until when, is the broker's decision.
-    async fn recall(&self, conversation: &str, seq: i64) -> Result<StoredMessage, StoreError> {
-        let _ = (conversation, seq);
-        Err(not_implemented())
-    }
+    async fn recall(&self, conversation: &str, seq: i64) -> Result<StoredMessage, StoreError>;
 
     /// Full-text search over the `kind = "message"` messages of
     /// `conversations`, newest first, at most `limit`. What is indexed is
@@ -152,42 +151,27 @@ pub trait MessageLog: Send + Sync + 'static {
         conversations: &[String],
         query: &str,
         limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let _ = (conversations, query, limit);
-        Err(not_implemented())
-    }
+    ) -> Result<Vec<StoredMessage>, StoreError>;
 
     /// Retention: deletes every message created before `before_ms` (unix
     /// milliseconds), with its search entry, mentions, hidden marks and
     /// dedupe record. Seqs are never reused: each conversation goes on
     /// counting from its last seq. Returns how many messages went.
-    async fn purge_before(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let _ = before_ms;
-        Err(not_implemented())
-    }
+    async fn purge_before(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// Ends the dedupe window for messages created before `before_ms`:
     /// forgets their `client_msg_id`s, so a repeat is stored anew. Returns
     /// how many records went.
-    async fn purge_dedupe(&self, before_ms: i64) -> Result<u64, StoreError> {
-        let _ = before_ms;
-        Err(not_implemented())
-    }
+    async fn purge_dedupe(&self, before_ms: i64) -> Result<u64, StoreError>;
 
     /// The private and system conversations `user` takes part in (as named
     /// in `participants` of their appends), newest activity first.
-    async fn conversations(&self, user: UserId) -> Result<Vec<ConversationHead>, StoreError> {
-        let _ = user;
-        Err(not_implemented())
-    }
+    async fn conversations(&self, user: UserId) -> Result<Vec<ConversationHead>, StoreError>;
 
     /// The heads of the given conversations that have messages (others
     /// are left out), newest activity first: the broker lists a user's
     /// groups through the directory and asks for them here.
-    async fn heads(&self, conversations: &[String]) -> Result<Vec<ConversationHead>, StoreError> {
-        let _ = conversations;
-        Err(not_implemented())
-    }
+    async fn heads(&self, conversations: &[String]) -> Result<Vec<ConversationHead>, StoreError>;
 
     /// Up to `limit` messages with `seq > after_seq`, ascending: replay and
     /// gap filling.
@@ -211,8 +195,28 @@ pub trait MessageLog: Send + Sync + 'static {
     async fn last_seq(&self, conversation: &str) -> Result<i64, StoreError>;
 }
 
-/// What a method whose backend is still being written answers. Temporary:
-/// goes once both SQL backends implement every method.
-pub(crate) fn not_implemented() -> StoreError {
-    StoreError::Unavailable("not implemented".into())
+/// Each item once, in order of first appearance.
+pub(crate) fn distinct<T: Clone + PartialEq>(items: &[T]) -> Vec<T> {
+    let mut seen: Vec<T> = Vec::with_capacity(items.len());
+    for item in items {
+        if !seen.contains(item) {
+            seen.push(item.clone());
+        }
+    }
+    seen
+}
+
+/// The stored form of `message` under `seq`.
+pub(crate) fn stored(message: NewMessage, seq: i64) -> StoredMessage {
+    StoredMessage {
+        conversation: message.conversation,
+        seq,
+        message_id: message.message_id,
+        sender: message.sender,
+        kind: message.kind,
+        headers: message.headers,
+        body: message.body,
+        created_at: message.created_at,
+        client_msg_id: message.client_msg_id,
+    }
 }

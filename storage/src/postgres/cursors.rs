@@ -1,16 +1,14 @@
-//! [`Cursors`] on PostgreSQL: delivered and read cursors, devices,
-//! mentions and hidden messages.
-
-use async_trait::async_trait;
+//! [`Cursors`](crate::Cursors) on PostgreSQL: devices, delivered and read
+//! cursors, mentions and hidden messages, in the SQL shared by both
+//! backends (`crate::cursors::sql`). Writes go through the database's
+//! group-committing writer.
 
 use super::PgDatabase;
-use crate::cursors::Cursors;
 
 /// A handle to the cursors kept in Herald's database. Clones share one
 /// database.
 #[derive(Clone, Debug)]
 pub struct PgCursors {
-    #[allow(dead_code)]
     database: PgDatabase,
 }
 
@@ -20,5 +18,4 @@ impl From<PgDatabase> for PgCursors {
     }
 }
 
-#[async_trait]
-impl Cursors for PgCursors {}
+crate::cursors::sql::sql_cursors!(PgCursors);

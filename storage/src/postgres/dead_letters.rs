@@ -1,14 +1,11 @@
-//! [`DeadLetters`] on PostgreSQL: the `dead_letters` table.
-
-use async_trait::async_trait;
+//! [`DeadLetters`](crate::DeadLetters) on PostgreSQL: the `dead_letters`
+//! table, in the SQL shared by both backends (`crate::dead_letters::sql`).
 
 use super::PgDatabase;
-use crate::dead_letters::DeadLetters;
 
 /// A handle to the dead letters kept in Herald's database.
 #[derive(Clone, Debug)]
 pub struct PgDeadLetters {
-    #[allow(dead_code)]
     database: PgDatabase,
 }
 
@@ -18,5 +15,4 @@ impl From<PgDatabase> for PgDeadLetters {
     }
 }
 
-#[async_trait]
-impl DeadLetters for PgDeadLetters {}
+crate::dead_letters::sql::sql_dead_letters!(PgDeadLetters);

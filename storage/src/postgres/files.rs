@@ -1,14 +1,12 @@
-//! [`FileStore`] on PostgreSQL: the `files` and `file_shares` tables.
-
-use async_trait::async_trait;
+//! [`FileStore`](crate::FileStore) on PostgreSQL: the `files` and
+//! `file_shares` tables, in the SQL shared by both backends
+//! (`crate::files::sql`).
 
 use super::PgDatabase;
-use crate::files::FileStore;
 
 /// A handle to the file records kept in Herald's database.
 #[derive(Clone, Debug)]
 pub struct PgFileStore {
-    #[allow(dead_code)]
     database: PgDatabase,
 }
 
@@ -18,5 +16,4 @@ impl From<PgDatabase> for PgFileStore {
     }
 }
 
-#[async_trait]
-impl FileStore for PgFileStore {}
+crate::files::sql::sql_files!(PgFileStore);

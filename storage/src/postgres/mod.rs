@@ -1,8 +1,9 @@
 //! The PostgreSQL backend, for several Herald nodes sharing one database.
 //!
 //! A [`PgDatabase`] owns one connection pool and one writer task (see
-//! `writer`) that group-commits message appends and queue changes.
-//! Directory writes run as one transaction each on the pool: they are rare,
+//! `writer`) that group-commits message appends and recalls, cursor
+//! writes, queue changes, file records and dead letters. Directory writes
+//! and retention purges run as one transaction each on the pool: they are rare,
 //! and their races between processes are settled by row locks and unique
 //! indexes. A message's seq is taken from its conversation's row with
 //! `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` in the transaction that
@@ -35,7 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::common::migrator;
 use crate::{Options, StoreError};
-use writer::{Change, Done, Message, Request};
+use writer::{LockKey, Message, Outcome, Request};
 
 use crate::common::unix_millis;
 pub use cursors::PgCursors;
@@ -72,6 +73,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         "messages",
         include_str!("../../migrations/postgres/0003_messages.sql"),
+    ),
+    (
+        4,
+        "reliable messaging",
+        include_str!("../../migrations/postgres/0004_reliable_messaging.sql"),
     ),
 ];
 
@@ -204,17 +210,34 @@ impl PgDatabase {
         Ok(value)
     }
 
-    /// Hands `change` to the writer and waits until its batch committed.
-    async fn change(&self, change: Change) -> Result<Done, StoreError> {
+    /// Hands `job` to the writer and waits until its batch committed.
+    /// `key` names the row the job locks, so that batches lock in one
+    /// order (see `writer`). A caller that stops waiting does not undo the
+    /// job: once sent, it runs.
+    async fn grouped<T, F>(&self, key: LockKey, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
         let (reply, answer) = oneshot::channel();
+        let job: writer::Job = Box::new(move |connection| {
+            let work = job(connection);
+            Box::pin(async move { work.await.map(|value| Box::new(value) as Outcome) })
+        });
         self.shared
             .inbox
-            .send(Message::Apply(Request { change, reply }))
+            .send(Message::Apply(Request { key, job, reply }))
             .await
             .map_err(|_| StoreError::Closed)?;
-        answer.await.map_err(|_| StoreError::Closed)?
+        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+        outcome
+            .downcast::<T>()
+            .map(|value| *value)
+            .map_err(|_| StoreError::Unavailable("the writer answered with another type".into()))
     }
 }

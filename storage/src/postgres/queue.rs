@@ -6,7 +6,6 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::writer::{Change, Done};
 use super::{unix_millis, PgDatabase};
 use crate::rows;
 use crate::{QueueStore, QueuedMessage, StoreError, StoredId};
@@ -35,6 +34,23 @@ impl PgQueueStore {
     }
 }
 
+/// Runs a statement on one queue message; an unknown id changes nothing
+/// and is not an error (the message was already acknowledged).
+async fn by_id(
+    database: &PgDatabase,
+    statement: &'static str,
+    id: StoredId,
+) -> Result<(), StoreError> {
+    database
+        .grouped(None, move |connection| {
+            Box::pin(async move {
+                sqlx::query(statement).bind(id).execute(connection).await?;
+                Ok(())
+            })
+        })
+        .await
+}
+
 #[async_trait]
 impl QueueStore for PgQueueStore {
     async fn enqueue(
@@ -43,30 +59,42 @@ impl QueueStore for PgQueueStore {
         headers: Vec<(String, String)>,
         body: Bytes,
     ) -> Result<StoredId, StoreError> {
-        let change = Change::Enqueue {
-            queue: queue.to_owned(),
-            headers: serde_json::to_string(&headers)?,
-            body,
-            created_at: unix_millis(),
-        };
-        match self.database.change(change).await? {
-            Done::Enqueued(id) => Ok(id),
-            other => Err(StoreError::Unavailable(format!(
-                "the writer answered an enqueue with {other:?}"
-            ))),
-        }
+        let queue = queue.to_owned();
+        let headers = serde_json::to_string(&headers)?;
+        let created_at = unix_millis();
+        self.database
+            .grouped(None, move |connection| {
+                Box::pin(async move {
+                    let id: StoredId = sqlx::query_scalar(
+                        "INSERT INTO queue_messages (queue, headers, body, created_at) \
+                         VALUES ($1, $2, $3, $4) RETURNING id",
+                    )
+                    .bind(queue)
+                    .bind(headers)
+                    .bind(&body[..])
+                    .bind(created_at)
+                    .fetch_one(connection)
+                    .await?;
+                    Ok(id)
+                })
+            })
+            .await
     }
 
     async fn lease(&self, id: StoredId) -> Result<(), StoreError> {
-        self.database.change(Change::Lease(id)).await.map(drop)
+        let statement =
+            "UPDATE queue_messages SET deliveries = deliveries + 1, leased = TRUE WHERE id = $1";
+        by_id(&self.database, statement, id).await
     }
 
     async fn requeue(&self, id: StoredId) -> Result<(), StoreError> {
-        self.database.change(Change::Requeue(id)).await.map(drop)
+        let statement = "UPDATE queue_messages SET leased = FALSE WHERE id = $1";
+        by_id(&self.database, statement, id).await
     }
 
     async fn ack(&self, id: StoredId) -> Result<(), StoreError> {
-        self.database.change(Change::Ack(id)).await.map(drop)
+        let statement = "DELETE FROM queue_messages WHERE id = $1";
+        by_id(&self.database, statement, id).await
     }
 
     async fn pending(&self) -> Result<Vec<QueuedMessage>, StoreError> {

@@ -1,78 +1,57 @@
-//! The PostgreSQL writer: group commit for message appends and queue
-//! changes.
+//! The PostgreSQL writer: group commit for every frequent write (message
+//! appends and recalls, cursors, queue changes, files, dead letters).
 //!
-//! One task takes every change already waiting (up to [`MAX_BATCH`]), runs
+//! One task takes every job already waiting (up to [`MAX_BATCH`]), runs
 //! each in a savepoint of one transaction on one pooled connection, commits
 //! once, then answers every caller, so a caller hears `Ok` only once its
-//! change is durable. A change that fails (a repeated message id) is rolled
-//! back to its savepoint alone, giving back the seq it took.
+//! change is durable. A job that fails (a repeated message id, a deadlock
+//! victim) is rolled back to its savepoint alone, giving back the seq and
+//! the row locks it took; the jobs batched with it still commit.
 //!
-//! Appends lock their conversation's row until the commit. Two processes
-//! whose batches locked conversations in opposite orders would deadlock, so
-//! each batch takes its appends in conversation order (keeping the order
-//! of appends within a conversation, and of queue changes, as sent).
+//! Jobs lock rows until the commit: an append its conversation's row, a
+//! cursor write its cursor's row. Two processes whose batches locked such
+//! rows in opposite orders would deadlock, so each batch runs its jobs
+//! sorted by their [`LockKey`] (keeping the order of jobs with equal keys,
+//! and of jobs with none, as sent). A job should lock at most the row its
+//! key names plus rows no other key-less job touches.
 //!
 //! This module must not read for callers and must not decide what errors
 //! mean (see `crate::error`).
 
+use std::any::Any;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::Bytes;
 use sqlx::postgres::PgPool;
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::messages::{NewMessage, StoredMessage};
-use crate::{StoreError, StoredId};
+use super::BoxFuture;
+use crate::StoreError;
 
-/// Most changes committed in one transaction.
+/// Most jobs committed in one transaction.
 pub(super) const MAX_BATCH: usize = 512;
 
-/// One change the writer applies.
-#[derive(Debug)]
-pub(super) enum Change {
-    Append {
-        message: NewMessage,
-        /// Already encoded as JSON, so the writer never fails on encoding.
-        headers: String,
-    },
-    Enqueue {
-        queue: String,
-        headers: String,
-        body: Bytes,
-        created_at: i64,
-    },
-    Lease(StoredId),
-    Requeue(StoredId),
-    Ack(StoredId),
-}
+/// The row a job locks, named so that every process sorts alike
+/// (`conversation/g1`, `read/7/u1-7` ...); `None` for jobs that lock
+/// nothing another job waits on (inserts of new rows).
+pub(super) type LockKey = Option<String>;
 
-impl Change {
-    /// The conversation whose row this change locks, if any.
-    fn conversation(&self) -> Option<&str> {
-        match self {
-            Change::Append { message, .. } => Some(&message.conversation),
-            _ => None,
-        }
-    }
-}
+/// A job's result, type-erased so that one writer serves every store; the
+/// caller that made the job knows its type and downcasts it.
+pub(super) type Outcome = Box<dyn Any + Send>;
 
-/// What a change produced.
-#[derive(Debug)]
-pub(super) enum Done {
-    Appended(StoredMessage),
-    Enqueued(StoredId),
-    Changed,
-}
+/// Work to do with a connection inside the batch's transaction.
+pub(super) type Job = Box<
+    dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<Outcome, StoreError>> + Send,
+>;
 
-#[derive(Debug)]
 pub(super) struct Request {
-    pub(super) change: Change,
-    pub(super) reply: oneshot::Sender<Result<Done, StoreError>>,
+    pub(super) key: LockKey,
+    pub(super) job: Job,
+    pub(super) reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
-#[derive(Debug)]
 pub(super) enum Message {
     Apply(Request),
     /// Take no more messages; finish what is already queued, then exit.
@@ -80,7 +59,7 @@ pub(super) enum Message {
 }
 
 /// The writer task: runs until the inbox is closed and drained, then
-/// reports `true` on `finished`.
+/// reports `true` on `finished`. `max_batch` of 1 turns group commit off.
 pub(super) async fn run(
     pool: PgPool,
     mut inbox: mpsc::Receiver<Message>,
@@ -98,11 +77,8 @@ pub(super) async fn run(
             }
         }
         if !batch.is_empty() {
-            // Stable: queue changes (no conversation) first, in order, then
-            // appends by conversation, each conversation's in order.
-            batch.sort_by(|a: &Request, b: &Request| {
-                a.change.conversation().cmp(&b.change.conversation())
-            });
+            // Stable: key-less jobs first, in order, then by key.
+            batch.sort_by(|a: &Request, b: &Request| a.key.cmp(&b.key));
             apply(&pool, &mut batch, &commits).await;
         }
     }
@@ -110,8 +86,8 @@ pub(super) async fn run(
 }
 
 type Answer = (
-    oneshot::Sender<Result<Done, StoreError>>,
-    Result<Done, StoreError>,
+    oneshot::Sender<Result<Outcome, StoreError>>,
+    Result<Outcome, StoreError>,
 );
 
 async fn apply(pool: &PgPool, batch: &mut Vec<Request>, commits: &AtomicU64) {
@@ -132,7 +108,7 @@ async fn apply(pool: &PgPool, batch: &mut Vec<Request>, commits: &AtomicU64) {
             answers.push((request.reply, Err(error.clone())));
             continue;
         }
-        match in_savepoint(&mut transaction, request.change).await {
+        match in_savepoint(&mut transaction, request.job).await {
             Ok(outcome) => answers.push((request.reply, outcome)),
             Err(error) => {
                 broken = Some(error.clone());
@@ -164,115 +140,21 @@ async fn apply(pool: &PgPool, batch: &mut Vec<Request>, commits: &AtomicU64) {
     }
 }
 
-/// Applies one change inside a savepoint; an outer error means the
-/// transaction itself is in doubt.
+/// Runs one job inside a savepoint; an outer error means the transaction
+/// itself is in doubt.
 async fn in_savepoint(
     transaction: &mut Transaction<'static, Postgres>,
-    change: Change,
-) -> Result<Result<Done, StoreError>, StoreError> {
+    job: Job,
+) -> Result<Result<Outcome, StoreError>, StoreError> {
     let mut savepoint = Connection::begin(&mut **transaction).await?;
-    match apply_one(&mut savepoint, change).await {
-        Ok(done) => {
+    match job(&mut savepoint).await {
+        Ok(outcome) => {
             savepoint.commit().await?;
-            Ok(Ok(done))
+            Ok(Ok(outcome))
         }
         Err(error) => {
             savepoint.rollback().await?;
             Ok(Err(error))
         }
     }
-}
-
-async fn apply_one(connection: &mut PgConnection, change: Change) -> Result<Done, StoreError> {
-    match change {
-        Change::Append { message, headers } => append(connection, message, headers)
-            .await
-            .map(Done::Appended),
-        Change::Enqueue {
-            queue,
-            headers,
-            body,
-            created_at,
-        } => {
-            let id: StoredId = sqlx::query_scalar(
-                "INSERT INTO queue_messages (queue, headers, body, created_at) \
-                 VALUES ($1, $2, $3, $4) RETURNING id",
-            )
-            .bind(queue)
-            .bind(headers)
-            .bind(&body[..])
-            .bind(created_at)
-            .fetch_one(connection)
-            .await?;
-            Ok(Done::Enqueued(id))
-        }
-        Change::Lease(id) => by_id(
-            connection,
-            "UPDATE queue_messages SET deliveries = deliveries + 1, leased = TRUE WHERE id = $1",
-            id,
-        )
-        .await,
-        Change::Requeue(id) => {
-            by_id(
-                connection,
-                "UPDATE queue_messages SET leased = FALSE WHERE id = $1",
-                id,
-            )
-            .await
-        }
-        Change::Ack(id) => by_id(connection, "DELETE FROM queue_messages WHERE id = $1", id).await,
-    }
-}
-
-/// Runs a statement on one queue message; an unknown id changes nothing
-/// and is not an error (the message was already acknowledged).
-async fn by_id(
-    connection: &mut PgConnection,
-    statement: &'static str,
-    id: StoredId,
-) -> Result<Done, StoreError> {
-    sqlx::query(statement).bind(id).execute(connection).await?;
-    Ok(Done::Changed)
-}
-
-/// Takes the conversation's next seq (locking its row until the commit)
-/// and stores the message under it.
-async fn append(
-    connection: &mut PgConnection,
-    message: NewMessage,
-    headers: String,
-) -> Result<StoredMessage, StoreError> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO conversations (id, last_seq) VALUES ($1, 1) ON CONFLICT (id) \
-         DO UPDATE SET last_seq = conversations.last_seq + 1 RETURNING last_seq",
-    )
-    .bind(&message.conversation)
-    .fetch_one(&mut *connection)
-    .await?;
-    sqlx::query(
-        "INSERT INTO messages \
-         (conversation, seq, message_id, sender, kind, headers, body, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(&message.conversation)
-    .bind(seq)
-    .bind(message.message_id)
-    .bind(message.sender)
-    .bind(&message.kind)
-    .bind(headers)
-    .bind(&message.body[..])
-    .bind(message.created_at)
-    .execute(connection)
-    .await?;
-    Ok(StoredMessage {
-        conversation: message.conversation,
-        seq,
-        message_id: message.message_id,
-        sender: message.sender,
-        kind: message.kind,
-        headers: message.headers,
-        body: message.body,
-        created_at: message.created_at,
-        client_msg_id: message.client_msg_id,
-    })
 }

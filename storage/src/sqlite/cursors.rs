@@ -1,16 +1,14 @@
-//! [`Cursors`] on Sqlite: delivered and read cursors, devices,
-//! mentions and hidden messages.
-
-use async_trait::async_trait;
+//! [`Cursors`](crate::Cursors) on SQLite: devices, delivered and read
+//! cursors, mentions and hidden messages, in the SQL shared by both
+//! backends (`crate::cursors::sql`). Writes go through the database's
+//! group-committing writer.
 
 use super::SqliteDatabase;
-use crate::cursors::Cursors;
 
 /// A handle to the cursors kept in Herald's database. Clones share one
 /// database.
 #[derive(Clone, Debug)]
 pub struct SqliteCursors {
-    #[allow(dead_code)]
     database: SqliteDatabase,
 }
 
@@ -20,5 +18,4 @@ impl From<SqliteDatabase> for SqliteCursors {
     }
 }
 
-#[async_trait]
-impl Cursors for SqliteCursors {}
+crate::cursors::sql::sql_cursors!(SqliteCursors);

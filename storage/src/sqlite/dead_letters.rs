@@ -1,14 +1,11 @@
-//! [`DeadLetters`] on Sqlite: the `dead_letters` table.
-
-use async_trait::async_trait;
+//! [`DeadLetters`](crate::DeadLetters) on SQLite: the `dead_letters`
+//! table, in the SQL shared by both backends (`crate::dead_letters::sql`).
 
 use super::SqliteDatabase;
-use crate::dead_letters::DeadLetters;
 
 /// A handle to the dead letters kept in Herald's database.
 #[derive(Clone, Debug)]
 pub struct SqliteDeadLetters {
-    #[allow(dead_code)]
     database: SqliteDatabase,
 }
 
@@ -18,5 +15,4 @@ impl From<SqliteDatabase> for SqliteDeadLetters {
     }
 }
 
-#[async_trait]
-impl DeadLetters for SqliteDeadLetters {}
+crate::dead_letters::sql::sql_dead_letters!(SqliteDeadLetters);

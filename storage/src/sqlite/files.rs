@@ -1,14 +1,12 @@
-//! [`FileStore`] on Sqlite: the `files` and `file_shares` tables.
-
-use async_trait::async_trait;
+//! [`FileStore`](crate::FileStore) on SQLite: the `files` and
+//! `file_shares` tables, in the SQL shared by both backends
+//! (`crate::files::sql`).
 
 use super::SqliteDatabase;
-use crate::files::FileStore;
 
 /// A handle to the file records kept in Herald's database.
 #[derive(Clone, Debug)]
 pub struct SqliteFileStore {
-    #[allow(dead_code)]
     database: SqliteDatabase,
 }
 
@@ -18,5 +16,4 @@ impl From<SqliteDatabase> for SqliteFileStore {
     }
 }
 
-#[async_trait]
-impl FileStore for SqliteFileStore {}
+crate::files::sql::sql_files!(SqliteFileStore);

@@ -1,16 +1,18 @@
-//! [`MessageLog`] on SQLite: the `conversations` and `messages` tables.
-//! Appends are writer jobs, so they group-commit with every other write of
-//! the database and take their seq with no other writer in between.
+//! [`MessageLog`](crate::MessageLog) on SQLite: the `conversations` and
+//! `messages` tables with what appends keep beside them, in the SQL shared
+//! with PostgreSQL (`crate::messages::sql`). Here is what is SQLite's own:
+//! taking a seq and the FTS5 search index (`message_search`, keyed by
+//! message id). Appends are writer jobs, so they group-commit with every
+//! other write of the database and take their seq with no other writer in
+//! between.
 
 use std::path::Path;
 
-use async_trait::async_trait;
-use sqlx::SqliteConnection;
+use sqlx::{SqliteConnection, SqlitePool};
 
 use super::SqliteDatabase;
-use crate::messages::{Appended, MessageLog, NewMessage, StoredMessage};
-use crate::rows::{self, message_columns};
-use crate::StoreError;
+use crate::rows::{self, head_columns, joined_message_columns};
+use crate::{ConversationHead, NewMessage, StoreError, StoredMessage};
 
 /// A handle to Herald's message log in its SQLite database. Clones share
 /// one database.
@@ -37,24 +39,29 @@ impl SqliteMessageLog {
     }
 }
 
-/// Takes the conversation's next seq and stores the message under it. Run
-/// inside the writer's savepoint: a failed insert gives the seq back.
-async fn append(
+crate::messages::sql::sql_message_log!(SqliteMessageLog);
+
+/// Takes the conversation's next seq and stores the message under it, with
+/// its search entry. Run inside the writer's savepoint: a failed insert
+/// gives the seq back.
+async fn store(
     connection: &mut SqliteConnection,
-    message: NewMessage,
+    message: &NewMessage,
     headers: String,
-) -> Result<StoredMessage, StoreError> {
+    indexed: Option<String>,
+) -> Result<i64, StoreError> {
     let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO conversations (id, last_seq) VALUES (?, 1) \
-         ON CONFLICT (id) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+        "INSERT INTO conversations (id, last_seq, updated_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (id) DO UPDATE SET last_seq = conversations.last_seq + 1, \
+         updated_at = max(conversations.updated_at, excluded.updated_at) RETURNING last_seq",
     )
     .bind(&message.conversation)
+    .bind(message.created_at)
     .fetch_one(&mut *connection)
     .await?;
     sqlx::query(
-        "INSERT INTO messages \
-         (conversation, seq, message_id, sender, kind, headers, body, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO messages (conversation, seq, message_id, sender, kind, headers, body, \
+         created_at, client_msg_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(&message.conversation)
     .bind(seq)
@@ -64,84 +71,85 @@ async fn append(
     .bind(headers)
     .bind(&message.body[..])
     .bind(message.created_at)
-    .execute(connection)
+    .bind(&message.client_msg_id)
+    .execute(&mut *connection)
     .await?;
-    Ok(StoredMessage {
-        conversation: message.conversation,
-        seq,
-        message_id: message.message_id,
-        sender: message.sender,
-        kind: message.kind,
-        headers: message.headers,
-        body: message.body,
-        created_at: message.created_at,
-        client_msg_id: message.client_msg_id,
-    })
+    if let Some(text) = indexed {
+        sqlx::query("INSERT INTO message_search (rowid, text) VALUES ($1, $2)")
+            .bind(message.message_id)
+            .bind(text)
+            .execute(connection)
+            .await?;
+    }
+    Ok(seq)
 }
 
-#[async_trait]
-impl MessageLog for SqliteMessageLog {
-    async fn append(&self, message: NewMessage) -> Result<Appended, StoreError> {
-        let headers = serde_json::to_string(&message.headers)?;
-        let message = self
-            .database
-            .write(move |connection| Box::pin(append(connection, message, headers)))
-            .await?;
-        Ok(Appended {
-            message,
-            duplicate: false,
-        })
-    }
-
-    async fn after(
-        &self,
-        conversation: &str,
-        after_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages WHERE conversation = ? AND seq > ? ORDER BY seq LIMIT ?"
-        ))
-        .bind(conversation)
-        .bind(after_seq)
-        .bind(rows::limit(limit))
-        .fetch_all(self.database.readers()?)
+/// Drops a recalled message's search entry.
+async fn unindex(
+    connection: &mut SqliteConnection,
+    message: &StoredMessage,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM message_search WHERE rowid = $1")
+        .bind(message.message_id)
+        .execute(connection)
         .await?;
-        found.iter().map(rows::message).collect()
-    }
+    Ok(())
+}
 
-    async fn before(
-        &self,
-        conversation: &str,
-        before_seq: i64,
-        limit: u32,
-    ) -> Result<Vec<StoredMessage>, StoreError> {
-        let found = sqlx::query(concat!(
-            "SELECT ",
-            message_columns!(),
-            " FROM messages WHERE conversation = ? AND seq < ? ORDER BY seq DESC LIMIT ?"
-        ))
-        .bind(conversation)
-        .bind(before_seq)
-        .bind(rows::limit(limit))
-        .fetch_all(self.database.readers()?)
-        .await?;
-        let mut messages = found
-            .iter()
-            .map(rows::message)
-            .collect::<Result<Vec<_>, _>>()?;
-        messages.reverse();
-        Ok(messages)
-    }
+/// An FTS5 query matching every word: each is a quoted string (inner
+/// quotes doubled), so nothing a user types is read as FTS5 syntax.
+fn fts_query(words: &[String]) -> String {
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|word| format!("\"{}\"", word.replace('"', "\"\"")))
+        .collect();
+    quoted.join(" AND ")
+}
 
-    async fn last_seq(&self, conversation: &str) -> Result<i64, StoreError> {
-        let last: Option<i64> =
-            sqlx::query_scalar("SELECT last_seq FROM conversations WHERE id = ?")
-                .bind(conversation)
-                .fetch_optional(self.database.readers()?)
-                .await?;
-        Ok(last.unwrap_or(0))
+async fn search(
+    readers: &SqlitePool,
+    conversations: &[String],
+    words: &[String],
+    limit: u32,
+) -> Result<Vec<StoredMessage>, StoreError> {
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        joined_message_columns!(),
+        " FROM message_search JOIN messages m ON m.message_id = message_search.rowid \
+         WHERE message_search MATCH $1 AND m.kind = 'message' \
+         AND m.conversation IN (SELECT value FROM json_each($2)) \
+         ORDER BY m.created_at DESC, m.message_id DESC LIMIT $3"
+    ))
+    .bind(fts_query(words))
+    .bind(serde_json::to_string(conversations)?)
+    .bind(rows::limit(limit))
+    .fetch_all(readers)
+    .await?;
+    found.iter().map(rows::message).collect()
+}
+
+async fn heads(
+    readers: &SqlitePool,
+    conversations: &[String],
+) -> Result<Vec<ConversationHead>, StoreError> {
+    let found = sqlx::query(concat!(
+        "SELECT ",
+        head_columns!(),
+        " FROM conversations c \
+         LEFT JOIN messages m ON m.conversation = c.id AND m.seq = c.last_seq \
+         WHERE c.id IN (SELECT value FROM json_each($1)) ORDER BY c.updated_at DESC, c.id"
+    ))
+    .bind(serde_json::to_string(conversations)?)
+    .fetch_all(readers)
+    .await?;
+    found.iter().map(rows::head).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn fts_query_quotes_every_word() {
+        let words = ["say".to_owned(), "\"hi\"".to_owned(), "AND".to_owned()];
+        assert_eq!(super::fts_query(&words), r#""say" AND """hi""" AND "AND""#);
     }
 }

@@ -83,6 +83,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "messages",
         include_str!("../../migrations/sqlite/0003_messages.sql"),
     ),
+    (
+        4,
+        "reliable messaging",
+        include_str!("../../migrations/sqlite/0004_reliable_messaging.sql"),
+    ),
 ];
 
 /// Every connection to the file, the writer's and the readers', uses these.
@@ -230,6 +235,20 @@ impl SqliteDatabase {
             return Err(StoreError::Closed);
         }
         Ok(&self.shared.readers)
+    }
+
+    /// [`write`](Self::write) under the name the SQL shared with PostgreSQL
+    /// calls. `_key` orders PostgreSQL's batches by the rows they lock;
+    /// here one writer per file runs every write in turn, so there is no
+    /// lock order to keep.
+    async fn grouped<T, F>(&self, _key: Option<String>, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
+        self.write(job).await
     }
 
     /// Hands `job` to the writer and waits until its transaction committed.
