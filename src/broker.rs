@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use herald_storage::{StoreError, Stores};
+use herald_storage::{FileStore, StoreError, Stores};
 use tokio_util::sync::CancellationToken;
 
 use crate::acl::Acl;
@@ -50,12 +50,7 @@ impl Broker {
         let tokens = Tokens::from_config(&config.auth, &config.server.data_dir)?;
         let auth = Authenticator::new(&config, stores.directory.clone(), tokens);
         auth.bootstrap(&config).await?;
-        let chat = Arc::new(Chat::new(
-            &config,
-            stores.directory.clone(),
-            stores.messages.clone(),
-            config.server.node_id,
-        ));
+        let chat = Arc::new(Chat::new(&config, &stores));
         let router = Router::start(
             stores.queue.clone(),
             chat,
@@ -81,5 +76,10 @@ impl Broker {
 
     pub fn chat(&self) -> &Arc<Chat> {
         &self.router.chat
+    }
+
+    /// Uploaded files' metadata and the conversations they were shared with.
+    pub fn files(&self) -> &Arc<dyn FileStore> {
+        &self.stores.files
     }
 }

@@ -26,6 +26,7 @@ pub struct Config {
     pub acl: Vec<AclRule>,
     pub chat: ChatConfig,
     pub api: ApiConfig,
+    pub files: FilesConfig,
     pub log: LogConfig,
 }
 
@@ -74,6 +75,8 @@ pub struct AuthConfig {
     pub default_user: String,
     pub allow_strangers: bool,
     #[serde(default)]
+    pub admins: Vec<String>,
+    #[serde(default)]
     pub users: Vec<UserConfig>,
     pub jwt: JwtConfig,
 }
@@ -103,12 +106,28 @@ pub struct AclRule {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ChatConfig {
     pub typing_per_second: u32,
+    pub sends_per_second: u32,
     pub max_message_bytes: usize,
+    pub replay_last: u32,
+    pub ack_timeout_ms: u64,
+    pub max_deliveries: u32,
+    pub recall_window_secs: u64,
+    pub dedupe_window_secs: u64,
+    pub retention_days: u64,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ApiConfig {
     pub max_body_bytes: usize,
+}
+
+/// Uploaded files (`POST /api/files`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct FilesConfig {
+    /// Most bytes in one uploaded file.
+    pub max_bytes: u64,
+    /// Where the bytes are kept; empty means `<data_dir>/files`.
+    pub dir: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -170,6 +189,9 @@ impl Config {
                 return Err(ConfigError(format!("{key} must be greater than 0")));
             }
         }
+        if self.files.max_bytes == 0 {
+            return Err(ConfigError("files.max_bytes must be greater than 0".into()));
+        }
         if self.server.node_id > crate::chat::ids::MAX_NODE {
             return Err(ConfigError(format!(
                 "server.node_id must be at most {}",
@@ -196,6 +218,16 @@ impl Config {
             return Err(ConfigError("server.ws_path must start with '/'".into()));
         }
         Ok(())
+    }
+
+    /// The directory that holds uploaded files: `files.dir`, or
+    /// `<data_dir>/files` when that is empty.
+    pub fn files_dir(&self) -> PathBuf {
+        if self.files.dir.trim().is_empty() {
+            self.server.data_dir.join("files")
+        } else {
+            PathBuf::from(&self.files.dir)
+        }
     }
 
     pub fn protocol_limits(&self) -> herald_protocol::Limits {

@@ -23,6 +23,9 @@ pub struct Message {
     /// the ones the broker sets itself are already stripped.
     pub headers: Headers,
     pub body: Bytes,
+    /// Users the message mentions: their MESSAGE frames carry
+    /// `mentioned:true`.
+    pub mentions: Vec<i64>,
 }
 
 /// One message handed to one subscription of a session.
@@ -128,6 +131,7 @@ mod tests {
                 message_id: "m".into(),
                 headers: Headers::new(),
                 body: Bytes::new(),
+                mentions: Vec::new(),
             }),
             redelivered: false,
             stored_id: None,

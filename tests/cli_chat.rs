@@ -14,10 +14,12 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// Reads lines until one contains `needle`; fails after a timeout.
 async fn wait_for(
     lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    seen: &mut Vec<String>,
     needle: &str,
 ) -> String {
     let found = tokio::time::timeout(Duration::from_secs(15), async {
         while let Some(line) = lines.next_line().await.unwrap() {
+            seen.push(line.clone());
             if line.contains(needle) {
                 return line;
             }
@@ -77,14 +79,15 @@ async fn terminal_chat_with_history_live_messages_and_receipts() {
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    wait_for(&mut lines, "* chat with bob").await;
-    let history = wait_for(&mut lines, "sent before you came").await;
+    let mut seen = Vec::new();
+    wait_for(&mut lines, &mut seen, "* chat with bob").await;
+    let history = wait_for(&mut lines, &mut seen, "sent before you came").await;
     assert!(history.contains("bob: sent before you came"), "{history}");
 
     // Give the chat a moment to subscribe before bob answers.
     tokio::time::sleep(Duration::from_millis(500)).await;
     stdin.write_all(b"hello from the terminal\n").await.unwrap();
-    let receipt = wait_for(&mut lines, "* sent (#").await;
+    let receipt = wait_for(&mut lines, &mut seen, "* sent (#").await;
     assert!(receipt.contains("#2"), "{receipt}");
     loop {
         let frame = expect(&mut bob_stomp, Command::Message).await;
@@ -108,7 +111,7 @@ async fn terminal_chat_with_history_live_messages_and_receipts() {
         )
         .await
         .unwrap();
-    wait_for(&mut lines, "* bob is typing").await;
+    wait_for(&mut lines, &mut seen, "* bob is typing").await;
     bob_stomp
         .send_with_receipt(
             Frame::new(Command::Send)
@@ -118,8 +121,16 @@ async fn terminal_chat_with_history_live_messages_and_receipts() {
         )
         .await
         .unwrap();
-    wait_for(&mut lines, "bob: hi terminal").await;
+    wait_for(&mut lines, &mut seen, "bob: hi terminal").await;
 
+    let shown = seen
+        .iter()
+        .filter(|line| line.contains("sent before you came"))
+        .count();
+    assert_eq!(
+        shown, 1,
+        "history and live must not repeat a message: {seen:?}"
+    );
     stdin.write_all(b"/quit\n").await.unwrap();
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
         .await

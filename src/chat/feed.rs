@@ -65,6 +65,21 @@ impl Feed {
         }
     }
 
+    /// A live message that cannot go out now (the subscription's prefetch
+    /// is full): remember it exists, to fetch it in order later.
+    pub fn defer(&mut self, conversation: &str, seq: i64) {
+        let position = self
+            .positions
+            .entry(conversation.to_owned())
+            .or_insert(Position { next: 1, known: 0 });
+        position.known = position.known.max(seq);
+    }
+
+    /// Whether any conversation has messages waiting to be fetched.
+    pub fn is_behind(&self) -> bool {
+        self.positions.values().any(|p| p.next <= p.known)
+    }
+
     /// Conversations with known messages not yet delivered, as
     /// (conversation, last delivered, last known).
     pub fn behind(&self) -> Vec<(String, i64, i64)> {

@@ -173,6 +173,7 @@ mod tests {
             message_id: "1".into(),
             headers: Default::default(),
             body: Default::default(),
+            mentions: Vec::new(),
         })
     }
 

@@ -1,32 +1,40 @@
 //! The chat destinations `/user/{id}` and `/group/{id}`: who may use them,
 //! how a message is sequenced and stored, and how it reaches every device;
-//! plus system events (friend and group changes) and presence.
+//! plus system events (friend and group changes), presence, read and
+//! delivered states, recall, and where a device resumes.
 //!
 //! A `kind:message` SEND is appended to its conversation's log (which
 //! assigns the contiguous `seq`) and only then delivered, under a
-//! per-conversation lock so every subscriber sees seq order. Typing and
-//! presence are live only and never stored.
+//! per-conversation lock so every subscriber sees seq order. Typing,
+//! presence, read and delivered notices are live only and never stored.
 
 pub mod feed;
+mod frames;
 mod hub;
 pub mod ids;
+mod limits;
+mod resume;
 mod rules;
+mod send;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use herald_protocol::Headers;
 use herald_storage::{
-    Directory, GroupId, MessageLog, NewMessage, StoreError, StoredMessage, UserId,
+    Cursors, DeadLetters, Directory, FileStore, GroupId, MessageLog, NewMessage, StoreError,
+    StoredMessage, Stores, UserId,
 };
 
 use crate::auth::Principal;
-use crate::config::Config;
+use crate::config::{ChatConfig, Config};
 use crate::delivery::{Message, SessionHandle};
+pub use frames::{destination, stored_message};
 pub use hub::Channel;
 use hub::Hub;
 pub use ids::{now_ms, Conversation, Snowflake};
+use limits::RateLimit;
+pub use resume::{Device, Start};
 
 /// Why a chat SUBSCRIBE or SEND was refused; the text goes into the ERROR.
 #[derive(Debug, thiserror::Error)]
@@ -60,36 +68,40 @@ pub struct Sent {
 pub struct Chat {
     directory: Arc<dyn Directory>,
     log: Arc<dyn MessageLog>,
+    cursors: Arc<dyn Cursors>,
+    dead_letters: Arc<dyn DeadLetters>,
+    files: Arc<dyn FileStore>,
     hub: Hub,
     ids: Snowflake,
     allow_strangers: bool,
-    max_message_bytes: usize,
-    typing_per_second: u32,
+    settings: ChatConfig,
+    typing: RateLimit,
+    sends: RateLimit,
     /// Per-conversation locks that keep append-then-deliver in seq order.
     /// A std Mutex around the map (held for a lookup); the per-conversation
     /// lock is a tokio Mutex because it is held across the store append.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// (second, count) of typing notifications per user.
-    typing: Mutex<HashMap<UserId, (i64, u32)>>,
+    /// The highest seq announced as delivered per (reader, conversation), so
+    /// `kind:delivered` goes out once per advance. A std Mutex: one lookup.
+    delivered: Mutex<HashMap<(UserId, String), i64>>,
 }
 
 impl Chat {
-    pub fn new(
-        config: &Config,
-        directory: Arc<dyn Directory>,
-        log: Arc<dyn MessageLog>,
-        node_id: u16,
-    ) -> Chat {
+    pub fn new(config: &Config, stores: &Stores) -> Chat {
         Chat {
-            directory,
-            log,
+            directory: stores.directory.clone(),
+            log: stores.messages.clone(),
+            cursors: stores.cursors.clone(),
+            dead_letters: stores.dead_letters.clone(),
+            files: stores.files.clone(),
             hub: Hub::default(),
-            ids: Snowflake::new(node_id),
+            ids: Snowflake::new(config.server.node_id),
             allow_strangers: config.auth.allow_strangers,
-            max_message_bytes: config.chat.max_message_bytes,
-            typing_per_second: config.chat.typing_per_second,
+            typing: RateLimit::new(config.chat.typing_per_second),
+            sends: RateLimit::new(config.chat.sends_per_second),
+            settings: config.chat.clone(),
             locks: Mutex::new(HashMap::new()),
-            typing: Mutex::new(HashMap::new()),
+            delivered: Mutex::new(HashMap::new()),
         }
     }
 
@@ -99,6 +111,18 @@ impl Chat {
 
     pub fn log(&self) -> &Arc<dyn MessageLog> {
         &self.log
+    }
+
+    pub fn cursors(&self) -> &Arc<dyn Cursors> {
+        &self.cursors
+    }
+
+    pub fn dead_letters(&self) -> &Arc<dyn DeadLetters> {
+        &self.dead_letters
+    }
+
+    pub fn settings(&self) -> &ChatConfig {
+        &self.settings
     }
 
     /// SUBSCRIBE to `/user/{id}` or `/group/{id}`.
@@ -124,72 +148,6 @@ impl Chat {
         self.hub.unsubscribe(channel, session_id, subscription);
     }
 
-    /// A SEND to a chat destination. `headers` are the client's, with the
-    /// broker's own already stripped.
-    pub async fn send(
-        &self,
-        principal: &Principal,
-        channel: Channel,
-        headers: Headers,
-        body: Bytes,
-    ) -> Result<Sent, ChatError> {
-        let me = principal.user_id;
-        let conversation = match channel {
-            Channel::Inbox(target) => {
-                rules::may_message(self.directory.as_ref(), me, target, self.allow_strangers)
-                    .await?;
-                Conversation::private(me, target)
-            }
-            Channel::Group(group) => {
-                rules::may_send_to_group(self.directory.as_ref(), me, group).await?;
-                Conversation::Group(group)
-            }
-        };
-        let kind = headers.get("kind").unwrap_or("message").to_owned();
-        match kind.as_str() {
-            "message" => {}
-            "typing" => {
-                if self.typing_allowed(me) {
-                    let id = self.ids.next();
-                    let message = live_message(channel, conversation, me, id, &headers);
-                    self.fan_out(channel, me, &message);
-                }
-                return Ok(Sent::default());
-            }
-            other => {
-                return Err(ChatError::Invalid(format!(
-                    "unsupported kind {other:?}: this broker accepts kind message and typing"
-                )))
-            }
-        }
-        if body.len() > self.max_message_bytes {
-            return Err(ChatError::Invalid(format!(
-                "chat message body is {} bytes; chat.max_message_bytes is {}",
-                body.len(),
-                self.max_message_bytes
-            )));
-        }
-        let user_headers: Vec<(String, String)> = headers
-            .iter()
-            .filter(|(name, _)| *name != "kind")
-            .map(|(n, v)| (n.to_owned(), v.to_owned()))
-            .collect();
-        let stored = self
-            .append_and_deliver(conversation, me, "message", user_headers, body, |stored| {
-                let message = chat_message(channel, stored);
-                self.fan_out(channel, me, &message);
-            })
-            .await?;
-        Ok(Sent {
-            receipt_headers: vec![
-                ("message-id", stored.message_id.to_string()),
-                ("seq", stored.seq.to_string()),
-                ("conversation", stored.conversation.clone()),
-                ("timestamp", stored.created_at.to_string()),
-            ],
-        })
-    }
-
     /// Delivers a message of a private chat to both inboxes (so a user's
     /// other devices see their own sends), or of a group to its subscribers.
     fn fan_out(&self, channel: Channel, sender: UserId, message: &Arc<Message>) {
@@ -199,52 +157,39 @@ impl Chat {
             }
             Channel::Inbox(target) => {
                 self.hub.deliver(Channel::Inbox(target), message);
-                let own = Arc::new(Message {
-                    destination: format!("/user/{sender}").into(),
-                    message_id: message.message_id.clone(),
-                    headers: message.headers.clone(),
-                    body: message.body.clone(),
-                });
-                self.hub.deliver(Channel::Inbox(sender), &own);
+                if target != sender {
+                    let own = Arc::new(Message {
+                        destination: format!("/user/{sender}").into(),
+                        message_id: message.message_id.clone(),
+                        headers: message.headers.clone(),
+                        body: message.body.clone(),
+                        mentions: message.mentions.clone(),
+                    });
+                    self.hub.deliver(Channel::Inbox(sender), &own);
+                }
             }
         }
     }
 
-    /// Appends under the conversation's lock and runs `deliver` before
-    /// releasing it, so deliveries leave in seq order.
+    /// Appends under the conversation's lock and runs `deliver` (for a new
+    /// message, not a duplicate) before releasing it, so deliveries leave
+    /// in seq order. Returns the stored message and whether it was a
+    /// duplicate.
     async fn append_and_deliver(
         &self,
-        conversation: Conversation,
-        sender: UserId,
-        kind: &str,
-        headers: Vec<(String, String)>,
-        body: Bytes,
+        message: NewMessage,
         deliver: impl FnOnce(&StoredMessage),
-    ) -> Result<StoredMessage, ChatError> {
-        let id = conversation.id();
+    ) -> Result<(StoredMessage, bool), ChatError> {
+        let id = message.conversation.clone();
         let lock = self.lock_for(&id);
         let guard = lock.lock().await;
-        let stored = self
-            .log
-            .append(NewMessage {
-                conversation: id.clone(),
-                message_id: self.ids.next(),
-                sender,
-                kind: kind.to_owned(),
-                headers,
-                body,
-                created_at: now_ms(),
-                client_msg_id: None,
-                participants: Vec::new(),
-                mentions: Vec::new(),
-                files: Vec::new(),
-            })
-            .await?
-            .message;
-        deliver(&stored);
+        let appended = self.log.append(message).await?;
+        if !appended.duplicate {
+            deliver(&appended.message);
+        }
         drop(guard);
         self.release_lock(&id, lock);
-        Ok(stored)
+        Ok((appended.message, appended.duplicate))
     }
 
     fn lock_for(&self, conversation: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -265,20 +210,6 @@ impl Chat {
         }
     }
 
-    fn typing_allowed(&self, user: UserId) -> bool {
-        let second = now_ms() / 1000;
-        let mut typing = self.typing.lock().expect("poisoned");
-        if typing.len() > 100_000 {
-            typing.retain(|_, (at, _)| *at == second);
-        }
-        let entry = typing.entry(user).or_insert((second, 0));
-        if entry.0 != second {
-            *entry = (second, 0);
-        }
-        entry.1 += 1;
-        entry.1 <= self.typing_per_second
-    }
-
     /// Stores a system event in the user's `s{id}` conversation and delivers
     /// it to their inbox: friend requests, group changes and the like, kept
     /// so an offline user sees them later.
@@ -289,22 +220,26 @@ impl Chat {
         actor: UserId,
         payload: serde_json::Value,
     ) -> Result<(), StoreError> {
-        let body = Bytes::from(payload.to_string());
-        let headers = vec![("content-type".to_owned(), "application/json".to_owned())];
+        let message = NewMessage {
+            conversation: Conversation::System(user).id(),
+            message_id: self.ids.next(),
+            sender: actor,
+            kind: kind.to_owned(),
+            headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+            body: Bytes::from(payload.to_string()),
+            created_at: now_ms(),
+            client_msg_id: None,
+            participants: vec![user],
+            mentions: Vec::new(),
+            files: Vec::new(),
+        };
         let result = self
-            .append_and_deliver(
-                Conversation::System(user),
-                actor,
-                kind,
-                headers,
-                body,
-                |stored| {
-                    self.hub.deliver(
-                        Channel::Inbox(user),
-                        &chat_message(Channel::Inbox(user), stored),
-                    );
-                },
-            )
+            .append_and_deliver(message, |stored| {
+                self.hub.deliver(
+                    Channel::Inbox(user),
+                    &stored_message(Channel::Inbox(user), stored),
+                );
+            })
             .await;
         match result {
             Ok(_) => Ok(()),
@@ -313,7 +248,7 @@ impl Chat {
         }
     }
 
-    /// [`Chat::notify`] for every member of a group (optionally but one).
+    /// [`Chat::notify`] for every member of a group, and for `also`.
     pub async fn notify_members(
         &self,
         group: GroupId,
@@ -366,18 +301,18 @@ impl Chat {
                 return;
             }
         };
-        let mut headers = Headers::with_capacity(4);
-        headers.push("kind", "presence");
-        headers.push("sender", user.to_string());
-        headers.push("content-type", "application/json");
         let body = Bytes::from(serde_json::json!({ "user": user, "online": online }).to_string());
         for watcher in audience {
-            let message = Arc::new(Message {
-                destination: format!("/user/{watcher}").into(),
-                message_id: self.ids.next().to_string().into(),
-                headers: headers.clone(),
-                body: body.clone(),
-            });
+            let conversation = Conversation::System(watcher).id();
+            let message = frames::notice(
+                Channel::Inbox(watcher),
+                self.ids.next(),
+                &conversation,
+                user,
+                "presence",
+                &[],
+                body.clone(),
+            );
             self.hub.deliver(Channel::Inbox(watcher), &message);
         }
     }
@@ -393,54 +328,42 @@ impl Chat {
         audience.retain(|&other| other != user && self.hub.is_online(other));
         Ok(audience)
     }
-}
 
-/// The MESSAGE for a stored chat message or system event.
-fn chat_message(channel: Channel, stored: &StoredMessage) -> Arc<Message> {
-    let mut headers = Headers::with_capacity(stored.headers.len() + 5);
-    headers.push("seq", stored.seq.to_string());
-    headers.push("conversation", stored.conversation.clone());
-    headers.push("sender", stored.sender.to_string());
-    headers.push("timestamp", stored.created_at.to_string());
-    headers.push("kind", stored.kind.clone());
-    for (name, value) in &stored.headers {
-        headers.push(name.clone(), value.clone());
+    /// A reader's device acknowledged everything up to `seq` of a private
+    /// conversation: the other side hears `kind:delivered` once per advance.
+    pub fn delivered(&self, reader: UserId, conversation: &str, seq: i64) {
+        let Some(Conversation::Private(a, b)) = Conversation::parse(conversation) else {
+            return;
+        };
+        let peer = if reader == a { b } else { a };
+        {
+            let mut delivered = self.delivered.lock().expect("poisoned");
+            if delivered.len() > 1_000_000 {
+                delivered.clear();
+            }
+            let entry = delivered
+                .entry((reader, conversation.to_owned()))
+                .or_insert(0);
+            if *entry >= seq {
+                return;
+            }
+            *entry = seq;
+        }
+        let message = frames::notice(
+            Channel::Inbox(peer),
+            self.ids.next(),
+            conversation,
+            reader,
+            "delivered",
+            &[("seq", seq.to_string())],
+            Bytes::new(),
+        );
+        self.hub.deliver(Channel::Inbox(peer), &message);
     }
-    Arc::new(Message {
-        destination: destination(channel).into(),
-        message_id: stored.message_id.to_string().into(),
-        headers,
-        body: stored.body.clone(),
-    })
 }
 
-/// The MESSAGE for a live-only notification (typing).
-fn live_message(
-    channel: Channel,
-    conversation: Conversation,
-    sender: UserId,
-    id: i64,
-    headers: &Headers,
-) -> Arc<Message> {
-    let mut out = Headers::with_capacity(4);
-    out.push("conversation", conversation.id());
-    out.push("sender", sender.to_string());
-    out.push("timestamp", now_ms().to_string());
-    out.push("kind", "typing");
-    for (name, value) in headers.iter().filter(|(name, _)| *name != "kind") {
-        out.push(name, value);
-    }
-    Arc::new(Message {
-        destination: destination(channel).into(),
-        message_id: id.to_string().into(),
-        headers: out,
-        body: Bytes::new(),
-    })
-}
-
-fn destination(channel: Channel) -> String {
-    match channel {
-        Channel::Inbox(user) => format!("/user/{user}"),
-        Channel::Group(group) => format!("/group/{group}"),
+impl From<StoreError> for ChatError {
+    fn from(error: StoreError) -> ChatError {
+        ChatError::Store(error)
     }
 }

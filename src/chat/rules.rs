@@ -1,7 +1,7 @@
 //! Who may use the chat destinations. Every refusal names its rule, so the
 //! ERROR frame tells the client (and the operator) exactly what said no.
 
-use herald_storage::{Directory, GroupId, Role, StoreError, UserId};
+use herald_storage::{Directory, GroupId, Role, UserId};
 
 use super::ChatError;
 
@@ -112,10 +112,4 @@ pub async fn may_send_to_group(
         ));
     }
     Ok(())
-}
-
-impl From<StoreError> for ChatError {
-    fn from(error: StoreError) -> ChatError {
-        ChatError::Store(error)
-    }
 }

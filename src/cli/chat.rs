@@ -165,7 +165,15 @@ pub async fn run(
     let (mut connection, _) = Connection::connect(url, None, Some(&token), "10000,10000")
         .await
         .map_err(|e| e.to_string())?;
+    // Resume right after the history shown, so nothing appears twice.
+    let last_seq = history["last_seq"].as_i64().unwrap_or(0);
+    let (resume_header, resume_value) = if args.group.is_some() {
+        ("since-seq", last_seq.to_string())
+    } else {
+        ("since", format!("{conversation}={last_seq}"))
+    };
     let subscribe = Frame::new(Command::Subscribe)
+        .header(resume_header, resume_value)
         .header("destination", listen.as_str())
         .header("id", "chat");
     connection

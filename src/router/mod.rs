@@ -96,6 +96,7 @@ impl Router {
                     .cloned()
                     .collect(),
                 body: kept.body,
+                mentions: Vec::new(),
             });
             let name = kept
                 .queue
@@ -147,6 +148,7 @@ impl Router {
             message_id: self.ids.next(),
             headers,
             body,
+            mentions: Vec::new(),
         });
         match parsed {
             Destination::Topic(name) => {

@@ -52,7 +52,18 @@ impl<T: Transport> Session<T> {
             .connect(frame.get("login"), frame.get("passcode"), authorization)
             .await
             .map_err(|error| Refusal::new(error.to_string()))?;
-        self.device_id = frame.get("device-id").map(str::to_owned);
+        self.device_id = frame
+            .get("device-id")
+            .map(str::to_owned)
+            .filter(|device| !device.is_empty() && device.len() <= 128);
+        if let Some(device) = &self.device_id {
+            self.device_new = self
+                .broker
+                .chat()
+                .register_device(principal.user_id, device)
+                .await
+                .map_err(|error| Refusal::new(format!("cannot register device: {error}")))?;
+        }
 
         let stomp = &self.broker.config.stomp;
         let server_beats = HeartBeat {

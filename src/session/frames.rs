@@ -181,8 +181,12 @@ impl<T: Transport> Session<T> {
             )
             .await
             .map_err(|error| Refusal::new(error.to_string()))?;
+        let chat_channel = match &routed {
+            Subscribed::Chat { channel } => Some(*channel),
+            _ => None,
+        };
         self.subscriptions.by_id.insert(
-            id,
+            id.clone(),
             Subscription {
                 destination: destination.to_owned(),
                 ack_mode,
@@ -190,8 +194,12 @@ impl<T: Transport> Session<T> {
                 routed,
                 unacked: VecDeque::new(),
                 backlog: VecDeque::new(),
+                chat: None,
             },
         );
+        if let Some(channel) = chat_channel {
+            self.start_chat(&id, channel, frame).await?;
+        }
         Ok(Flow::Continue)
     }
 
@@ -239,7 +247,7 @@ impl<T: Transport> Session<T> {
     /// redelivers refused ones; topics keep nothing either way.
     async fn settle(&mut self, frame: &Frame) -> Result<(), Refusal> {
         let ack_id = self.ack_id(frame)?;
-        let settled = self
+        let mut settled = self
             .subscriptions
             .settle(ack_id, frame.get("subscription"))
             .ok_or_else(|| {
@@ -253,6 +261,10 @@ impl<T: Transport> Session<T> {
             .by_id
             .get(&settled.subscription)
             .map(|s| s.routed.clone());
+        if !settled.chat.is_empty() {
+            let chat = std::mem::take(&mut settled.chat);
+            self.chat_settled(&settled.subscription, chat, frame.command == Command::Ack);
+        }
         if let (Some(Subscribed::Queue { handle, key }), false) =
             (routed, settled.stored_ids.is_empty())
         {

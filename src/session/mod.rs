@@ -5,6 +5,7 @@
 //! Errors end here: a bad frame gets an ERROR and closes this connection and
 //! nothing else. The session never touches the store; destinations do.
 
+mod chat;
 mod connect;
 mod error;
 mod frames;
@@ -59,7 +60,6 @@ pub struct Session<T> {
     version: Version,
     principal: Option<Principal>,
     /// The client's `device-id` from CONNECT, for per-device delivery state.
-    #[allow(dead_code)]
     device_id: Option<String>,
     /// Headers the next RECEIPT carries (message-id, seq ... of a chat SEND).
     receipt_headers: Vec<(&'static str, String)>,
@@ -72,6 +72,13 @@ pub struct Session<T> {
     next_ack: u64,
     /// `/queue` messages written under `auto` acks, acknowledged after flush.
     auto_acked: Vec<(Arc<str>, herald_storage::StoredId)>,
+    /// Chat messages written under `auto` acks: (subscription,
+    /// conversation, seq), counted as delivered after flush.
+    auto_chat: Vec<(Arc<str>, String, i64)>,
+    /// Some chat subscription has stored messages to fetch and write.
+    chat_behind: bool,
+    /// The CONNECT's device was seen for the first time.
+    device_new: bool,
 }
 
 /// Serves one connection until it closes, then undoes its subscriptions.
@@ -99,6 +106,9 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         transactions: Transactions::default(),
         next_ack: 0,
         auto_acked: Vec::new(),
+        auto_chat: Vec::new(),
+        chat_behind: false,
+        device_new: false,
     };
     Metrics::inc(&session.broker.metrics.connections_open);
     let reason = session.run().await;
@@ -155,6 +165,10 @@ impl<T: Transport> Session<T> {
         let tick = self.tick_interval();
         let mut ticker = tokio::time::interval(tick.unwrap_or(Duration::from_secs(3600)));
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut redelivery = tokio::time::interval(Duration::from_millis(
+            (self.broker.config.chat.ack_timeout_ms / 4).clamp(50, 1000),
+        ));
+        redelivery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while let Some(frame) = self.next_frame()? {
                 match self.handle_frame(frame).await {
@@ -166,11 +180,17 @@ impl<T: Transport> Session<T> {
                     Flow::Closed(reason) => return Ok(reason),
                 }
             }
+            if self.chat_behind {
+                if let Err(refusal) = self.pump_chat().await {
+                    return Ok(self.refuse(refusal, None).await);
+                }
+            }
             match self.flush().await {
                 Ok(()) => {}
                 Err(CloseReason::SlowConsumer) => return Ok(self.slow_consumer().await),
                 Err(reason) => return Ok(reason),
             }
+            let chat_unacked = self.subscriptions.has_chat_unacked();
             tokio::select! {
                 biased;
                 _ = self.broker.shutdown.cancelled() => return Ok(self.shutdown().await),
@@ -196,6 +216,9 @@ impl<T: Transport> Session<T> {
                         return Ok(reason);
                     }
                 }
+                _ = redelivery.tick(), if chat_unacked => self.redeliver_expired(),
+                // More stored messages to write: go round again at once.
+                _ = std::future::ready(()), if self.chat_behind => {}
             }
         }
     }

@@ -7,9 +7,15 @@ use std::sync::Arc;
 use herald_protocol::{Command, Frame, Headers, Version};
 use tokio::time::{sleep, Instant};
 
-use super::subscriptions::{AckMode, Unacked};
+use std::time::Duration;
+
+use herald_storage::StoredId;
+
+use super::subscriptions::{AckMode, ChatDelivery, Unacked};
 use super::{CloseReason, Refusal, Session};
+use crate::chat::feed::{Cursor, Offer};
 use crate::delivery::Delivery;
+use crate::delivery::Message;
 use crate::metrics::Metrics;
 use crate::router::Subscribed;
 use crate::transport::{CloseKind, Transport};
@@ -17,12 +23,43 @@ use crate::transport::{CloseKind, Transport};
 impl<T: Transport> Session<T> {
     /// Turns a delivery into a MESSAGE frame, or holds it back while the
     /// subscription's prefetch is full. Deliveries for a subscription that
-    /// is gone are dropped: its destination took them back already.
+    /// is gone are dropped: its destination took them back already. Chat
+    /// deliveries go through the subscription's feed, which drops
+    /// duplicates and turns gaps (and a full prefetch) into fetches from
+    /// the store, so every subscriber sees each seq once, in order.
     pub(super) fn deliver(&mut self, delivery: Delivery) {
         let Some(subscription) = self.subscriptions.by_id.get_mut(&delivery.subscription) else {
             return;
         };
-        if !subscription.has_room() || !subscription.backlog.is_empty() {
+        let room = subscription.has_room();
+        if let Some(chat) = subscription.chat.as_mut() {
+            let position = chat_position(&delivery.message);
+            if let Some((conversation, seq)) = &position {
+                if !room {
+                    chat.feed.defer(conversation, *seq);
+                    self.chat_behind = true;
+                    return;
+                }
+                match chat.feed.offer(conversation, *seq) {
+                    Offer::Deliver => {}
+                    Offer::Duplicate => return,
+                    Offer::Behind => {
+                        self.chat_behind = true;
+                        return;
+                    }
+                }
+            }
+            self.emit(
+                &delivery.subscription,
+                &delivery.message,
+                delivery.redelivered,
+                None,
+                position,
+                1,
+            );
+            return;
+        }
+        if !room || !subscription.backlog.is_empty() {
             if subscription.backlog.len() >= self.broker.config.stomp.outbound_queue {
                 self.inbox.slow.cancel();
                 return;
@@ -30,12 +67,42 @@ impl<T: Transport> Session<T> {
             subscription.backlog.push_back(delivery);
             return;
         }
+        self.emit(
+            &delivery.subscription,
+            &delivery.message,
+            delivery.redelivered,
+            delivery.stored_id,
+            None,
+            1,
+        );
+    }
+
+    /// Writes one MESSAGE frame for `subscription_id` and remembers what its
+    /// acknowledgement must settle. `chat` is the (conversation, seq) of a
+    /// stored chat message; `deliveries` counts this sending.
+    pub(super) fn emit(
+        &mut self,
+        subscription_id: &Arc<str>,
+        message: &Arc<Message>,
+        redelivered: bool,
+        stored_id: Option<StoredId>,
+        chat: Option<(String, i64)>,
+        deliveries: u32,
+    ) {
+        let Some(subscription) = self.subscriptions.by_id.get_mut(subscription_id) else {
+            return;
+        };
         let ack_mode = subscription.ack_mode;
-        let message = &delivery.message;
-        let mut headers = Headers::with_capacity(message.headers.len() + 5);
+        if let (Some(feed), Some((conversation, seq))) = (subscription.chat.as_mut(), &chat) {
+            feed.cursors
+                .entry(conversation.clone())
+                .or_insert_with(|| Cursor::at(seq - 1))
+                .sent(*seq);
+        }
+        let mut headers = Headers::with_capacity(message.headers.len() + 6);
         headers.push("destination", &*message.destination);
         headers.push("message-id", &*message.message_id);
-        headers.push("subscription", &*delivery.subscription);
+        headers.push("subscription", &**subscription_id);
         if ack_mode != AckMode::Auto {
             let ack_id = if self.version == Version::V1_2 {
                 self.next_ack += 1;
@@ -45,19 +112,38 @@ impl<T: Transport> Session<T> {
             } else {
                 message.message_id.to_string()
             };
+            let deadline =
+                Instant::now() + Duration::from_millis(self.broker.config.chat.ack_timeout_ms);
             self.subscriptions.remember(
                 ack_id,
                 Unacked {
-                    subscription: delivery.subscription.clone(),
-                    stored_id: delivery.stored_id,
+                    subscription: subscription_id.clone(),
+                    stored_id,
+                    chat: chat.map(|(conversation, seq)| ChatDelivery {
+                        conversation,
+                        seq,
+                        message: message.clone(),
+                        deliveries,
+                        deadline,
+                    }),
                 },
             );
-        } else if let Some(id) = delivery.stored_id {
-            self.auto_acked.push((delivery.subscription.clone(), id));
+        } else {
+            if let Some(id) = stored_id {
+                self.auto_acked.push((subscription_id.clone(), id));
+            }
+            if let Some((conversation, seq)) = chat {
+                self.auto_chat
+                    .push((subscription_id.clone(), conversation, seq));
+            }
         }
-        if delivery.redelivered {
+        if redelivered {
             headers.push("redelivered", "true");
             Metrics::inc(&self.broker.metrics.messages_redelivered_total);
+        }
+        let me = self.principal.as_ref().map(|p| p.user_id);
+        if me.is_some_and(|me| message.mentions.contains(&me)) {
+            headers.push("mentioned", "true");
         }
         for (name, value) in message.headers.iter() {
             headers.push(name, value);
@@ -123,6 +209,7 @@ impl<T: Transport> Session<T> {
             self.last_write = Instant::now();
         }
         self.ack_auto_deliveries();
+        self.ack_auto_chat();
         Ok(())
     }
 
@@ -291,4 +378,10 @@ impl<T: Transport> Session<T> {
 /// Header values must be one line whatever the version's escaping.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
+}
+
+/// The (conversation, seq) of a stored chat message; live notices have none.
+fn chat_position(message: &Message) -> Option<(String, i64)> {
+    let seq = message.headers.get("seq")?.parse().ok()?;
+    Some((message.headers.get("conversation")?.to_owned(), seq))
 }

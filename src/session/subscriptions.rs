@@ -10,7 +10,11 @@ use std::sync::Arc;
 
 use herald_storage::StoredId;
 
-use crate::delivery::Delivery;
+use tokio::time::Instant;
+
+use crate::chat::feed::{Cursor, Feed};
+use crate::chat::Channel;
+use crate::delivery::{Delivery, Message};
 use crate::router::Subscribed;
 
 /// How a subscription acknowledges, from SUBSCRIBE's `ack` header.
@@ -46,6 +50,8 @@ pub struct Subscription {
     pub unacked: VecDeque<String>,
     /// Topic deliveries held back while `prefetch` messages are unacknowledged.
     pub backlog: VecDeque<Delivery>,
+    /// Set for chat destinations.
+    pub chat: Option<ChatSubscription>,
 }
 
 impl Subscription {
@@ -61,12 +67,38 @@ impl Subscription {
 pub struct Unacked {
     pub subscription: Arc<str>,
     pub stored_id: Option<StoredId>,
+    /// Set for stored chat messages: what a redelivery and the device's
+    /// cursor need.
+    pub chat: Option<ChatDelivery>,
+}
+
+/// A chat message handed to a client-ack subscription and not yet
+/// acknowledged.
+#[derive(Clone, Debug)]
+pub struct ChatDelivery {
+    pub conversation: String,
+    pub seq: i64,
+    pub message: Arc<Message>,
+    /// How many times it was sent (1 the first time).
+    pub deliveries: u32,
+    /// When it is sent again if still unacknowledged.
+    pub deadline: Instant,
+}
+
+/// A subscription to `/user/{me}` or `/group/{id}`: its place in each
+/// conversation, and the device's delivered cursors.
+#[derive(Debug)]
+pub struct ChatSubscription {
+    pub channel: Channel,
+    pub feed: Feed,
+    pub cursors: HashMap<String, Cursor>,
 }
 
 /// Messages acknowledged (or refused) by one ACK or NACK, per subscription.
 pub struct Settled {
     pub subscription: Arc<str>,
     pub stored_ids: Vec<StoredId>,
+    pub chat: Vec<ChatDelivery>,
 }
 
 #[derive(Default)]
@@ -101,14 +133,17 @@ impl Subscriptions {
             _ => subscription.unacked.remove(position).into_iter().collect(),
         };
         let mut stored_ids = Vec::new();
+        let mut chat = Vec::new();
         for id in settled_ids {
             if let Some(unacked) = self.take(&id, &subscription_id) {
                 stored_ids.extend(unacked.stored_id);
+                chat.extend(unacked.chat);
             }
         }
         Some(Settled {
             subscription: subscription_id,
             stored_ids,
+            chat,
         })
     }
 
@@ -122,6 +157,40 @@ impl Subscriptions {
             self.pending.remove(ack_id);
         }
         Some(unacked)
+    }
+
+    /// Whether any chat message waits for an ACK (the redelivery timer
+    /// runs only then).
+    pub fn has_chat_unacked(&self) -> bool {
+        self.pending
+            .values()
+            .flatten()
+            .any(|unacked| unacked.chat.is_some())
+    }
+
+    /// Takes out every chat message whose ack deadline passed, with its
+    /// subscription.
+    pub fn expired(&mut self, now: Instant) -> Vec<(Arc<str>, ChatDelivery)> {
+        let expired: Vec<(String, Arc<str>)> = self
+            .pending
+            .iter()
+            .flat_map(|(ack_id, entries)| {
+                entries
+                    .iter()
+                    .filter(|u| u.chat.as_ref().is_some_and(|c| c.deadline <= now))
+                    .map(move |u| (ack_id.clone(), u.subscription.clone()))
+            })
+            .collect();
+        let mut taken = Vec::new();
+        for (ack_id, subscription) in expired {
+            if let Some(entry) = self.by_id.get_mut(&subscription) {
+                entry.unacked.retain(|id| *id != ack_id);
+            }
+            if let Some(unacked) = self.take(&ack_id, &subscription) {
+                taken.extend(unacked.chat.map(|chat| (subscription.clone(), chat)));
+            }
+        }
+        taken
     }
 
     /// Removes a subscription and forgets what it had not acknowledged (its
