@@ -6,6 +6,8 @@
 //! ([`chat`] for `/user` and `/group`) -> subscriber sessions -> codec ->
 //! socket. The HTTP JSON API ([`api`]) shares the broker's state.
 
+#![recursion_limit = "256"]
+
 pub mod acl;
 pub mod api;
 pub mod auth;
@@ -15,6 +17,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod delivery;
+pub mod files;
 pub mod metrics;
 pub mod router;
 pub mod server;

@@ -1,16 +1,18 @@
 //! The HTTP JSON API under `/api`: accounts and tokens, profiles, contacts,
-//! groups, presence and kept events. One file per resource.
+//! groups, presence, kept events and files. One file per resource.
 //!
 //! Every error is JSON `{ "error": code, "message": text }` with a fitting
 //! 4xx (or 503 when the store is down). Nothing in a response carries a
 //! password hash, a stack trace, or another user's private data.
 
 mod accounts;
+mod admin;
 mod contacts;
 mod conversations;
 mod error;
 mod events;
 mod extract;
+mod files;
 mod groups;
 mod me;
 mod members;
@@ -42,7 +44,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/users/{id}"),
     ("get", "/presence"),
     ("get", "/events"),
+    ("get", "/conversations"),
     ("get", "/conversations/{id}/messages"),
+    ("delete", "/conversations/{id}/messages/{seq}"),
+    ("get", "/search"),
+    ("get", "/admin/dead-letters"),
+    ("post", "/files"),
+    ("get", "/files/{id}"),
     ("get", "/friend-requests"),
     ("post", "/friend-requests"),
     ("post", "/friend-requests/{id}/accept"),
@@ -83,7 +91,14 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/users/{id}", get(users::get))
         .route("/presence", get(users::presence))
         .route("/events", get(events::list))
+        .route("/conversations", get(conversations::list))
         .route("/conversations/{id}/messages", get(conversations::messages))
+        .route(
+            "/conversations/{id}/messages/{seq}",
+            axum::routing::delete(conversations::hide),
+        )
+        .route("/search", get(conversations::search))
+        .route("/admin/dead-letters", get(admin::dead_letters))
         .route(
             "/friend-requests",
             get(contacts::requests).post(contacts::request),
@@ -125,4 +140,6 @@ pub fn routes(config: &Config) -> Router<AppState> {
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError::not_found("no such API route") })
         .layer(DefaultBodyLimit::max(config.api.max_body_bytes))
+        // Merged after the JSON body limit: uploads have their own.
+        .merge(files::routes(config))
 }

@@ -106,6 +106,54 @@ const OPERATIONS: &[Operation] = &[
     ),
     (
         "get",
+        "/conversations",
+        "My conversations by recent activity: last message, last seq, read seq, unread and mention counts",
+        None,
+        "ConversationList",
+        true,
+    ),
+    (
+        "delete",
+        "/conversations/{id}/messages/{seq}",
+        "Delete a message for me only (hide it from my history)",
+        None,
+        "Empty",
+        true,
+    ),
+    (
+        "get",
+        "/search",
+        "Full-text search over my conversations (query q, limit)",
+        None,
+        "SearchResults",
+        true,
+    ),
+    (
+        "get",
+        "/admin/dead-letters",
+        "Messages given up on after too many unacknowledged deliveries (admins; query after_id, limit)",
+        None,
+        "DeadLetterList",
+        true,
+    ),
+    (
+        "post",
+        "/files",
+        "Upload a file: its bytes as the body (not multipart), its name in query name; the type is detected from the bytes, images get width and height (limit files.max_bytes, 413 above it)",
+        Some("Binary"),
+        "File",
+        true,
+    ),
+    (
+        "get",
+        "/files/{id}",
+        "Download a file (its uploader, or someone in a conversation it was shared with; 404 for anyone else); Range: bytes=a-b, a- or -n answers 206, or 416 when unsatisfiable",
+        None,
+        "Binary",
+        true,
+    ),
+    (
+        "get",
         "/friend-requests",
         "Pending friend requests (query direction=incoming|outgoing)",
         None,
@@ -323,19 +371,33 @@ pub fn build() -> Value {
         });
         let ok = if *response == "Empty" {
             json!({ "description": "Done" })
+        } else if *response == "Binary" {
+            json!({ "description": "The file's bytes", "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } } })
         } else {
             json!({ "description": "Success", "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{response}") } } } })
         };
-        let status =
-            if *method == "post" && matches!(*path, "/register" | "/groups" | "/friend-requests") {
-                "201"
-            } else if *response == "Empty" {
-                "204"
-            } else {
-                "200"
-            };
+        let status = if *method == "post"
+            && matches!(
+                *path,
+                "/register" | "/groups" | "/friend-requests" | "/files"
+            ) {
+            "201"
+        } else if *response == "Empty" {
+            "204"
+        } else {
+            "200"
+        };
         operation["responses"][status] = ok;
-        if let Some(request) = request {
+        if *response == "Binary" {
+            operation["responses"]["206"] =
+                json!({ "description": "The requested range of the file's bytes" });
+        }
+        if *request == Some("Binary") {
+            operation["requestBody"] = json!({
+                "required": true,
+                "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } }
+            });
+        } else if let Some(request) = request {
             operation["requestBody"] = json!({
                 "required": true,
                 "content": { "application/json": { "schema": { "$ref": format!("#/components/schemas/{request}") } } }
@@ -348,7 +410,9 @@ pub fn build() -> Value {
             .split('/')
             .filter_map(|segment| segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
-                let kind = if path.starts_with("/conversations") {
+                let kind = if (path.starts_with("/conversations") && name == "id")
+                    || path.starts_with("/files")
+                {
                     "string"
                 } else {
                     "integer"
@@ -369,7 +433,7 @@ pub fn build() -> Value {
         "info": {
             "title": "Herald chat API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Accounts, contacts, groups and presence. Live messages travel over STOMP at /ws."
+            "description": "Accounts, contacts, groups, presence, history and files. Live messages travel over STOMP at /ws."
         },
         "paths": paths,
         "components": {
@@ -385,7 +449,7 @@ fn schemas() -> Value {
     let boolean = json!({ "type": "boolean" });
     let object = |properties: Value, required: &[&str]| json!({ "type": "object", "properties": properties, "required": required });
     let list = |item: &str| json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } });
-    json!({
+    let mut schemas = json!({
         "Error": object(json!({ "error": string, "message": string }), &["error", "message"]),
         "Object": { "type": "object" },
         "User": object(json!({ "id": integer, "username": string, "nickname": string, "avatar": string, "signature": string, "created_at": integer }), &["id", "username"]),
@@ -398,6 +462,9 @@ fn schemas() -> Value {
         "PasswordChange": object(json!({ "old_password": string, "new_password": string }), &["old_password", "new_password"]),
         "PresenceList": { "type": "array", "items": object(json!({ "user": integer, "online": boolean }), &["user", "online"]) },
         "Events": object(json!({ "conversation": string, "events": { "type": "array", "items": object(json!({ "seq": integer, "kind": string, "sender": integer, "timestamp": integer, "payload": {} }), &["seq", "kind"]) } }), &["events"]),
+        "ConversationList": { "type": "array", "items": object(json!({ "conversation": string, "type": { "enum": ["private", "group", "system"] }, "last_seq": integer, "read_seq": integer, "unread": integer, "mentions": integer, "updated_at": integer, "last_message": {}, "peer": { "$ref": "#/components/schemas/User" }, "group": { "$ref": "#/components/schemas/Group" }, "online": boolean }), &["conversation", "type", "last_seq", "unread"]) },
+        "SearchResults": object(json!({ "query": string, "results": { "type": "array", "items": { "type": "object" } } }), &["results"]),
+        "DeadLetterList": { "type": "array", "items": object(json!({ "id": integer, "user": integer, "device": string, "conversation": string, "seq": integer, "message_id": string, "attempts": integer, "reason": string, "at": integer }), &["id", "conversation", "seq"]) },
         "History": object(json!({ "conversation": string, "last_seq": integer, "messages": { "type": "array", "items": object(json!({ "message_id": string, "seq": integer, "sender": integer, "kind": string, "timestamp": integer, "headers": { "type": "object" }, "body": string }), &["message_id", "seq", "sender", "kind"]) } }), &["conversation", "messages"]),
         "History": object(json!({ "conversation": string, "last_seq": integer, "messages": { "type": "array", "items": object(json!({ "message_id": string, "seq": integer, "sender": integer, "kind": string, "timestamp": integer, "headers": { "type": "object" }, "body": string }), &["message_id", "seq", "sender", "kind"]) } }), &["conversation", "messages"]),
         "FriendRequest": object(json!({ "id": integer, "from": integer, "to": integer, "greeting": string, "status": { "enum": ["pending", "accepted", "rejected"] }, "created_at": integer, "resolved_at": integer }), &["id", "from", "to", "status"]),
@@ -419,7 +486,13 @@ fn schemas() -> Value {
         "JoinRequest": object(json!({ "id": integer, "group": integer, "user": integer, "message": string, "status": { "enum": ["pending", "accepted", "rejected"] }, "created_at": integer }), &["id", "group", "user", "status"]),
         "JoinRequestList": list("JoinRequest"),
         "JoinOutcome": object(json!({ "joined": boolean, "member": { "$ref": "#/components/schemas/Member" }, "request": { "$ref": "#/components/schemas/JoinRequest" } }), &["joined"]),
-    })
+    });
+    // Kept apart from the json! above, which is near the macro recursion limit.
+    schemas["File"] = object(
+        json!({ "id": string, "name": string, "content_type": string, "size": integer, "width": { "type": ["integer", "null"] }, "height": { "type": ["integer", "null"] }, "created_at": integer }),
+        &["id", "name", "content_type", "size", "created_at"],
+    );
+    schemas
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ mod frames;
 mod hub;
 pub mod ids;
 mod limits;
+pub mod maintenance;
 mod resume;
 mod rules;
 mod send;

@@ -57,6 +57,10 @@ impl Server {
                 source,
             })?;
         let tasks = TaskTracker::new();
+        tasks.spawn(crate::chat::maintenance::run(
+            broker.chat().clone(),
+            broker.shutdown.clone(),
+        ));
         tasks.spawn(http::serve(
             http_listener,
             http::AppState {

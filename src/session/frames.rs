@@ -111,7 +111,10 @@ impl<T: Transport> Session<T> {
     async fn publish(&mut self, frame: Frame) -> Result<(), Refusal> {
         let mut headers = frame.headers;
         let destination = headers.get("destination").unwrap_or_default().to_owned();
-        headers.retain(|name, _| !BROKER_HEADERS.contains(&name));
+        // `kind:read` names the read position in `seq`; everywhere else a
+        // client's `seq` is one the broker sets itself and is dropped.
+        let read = headers.get("kind") == Some("read");
+        headers.retain(|name, _| !BROKER_HEADERS.contains(&name) || (read && name == "seq"));
         let published = self
             .broker
             .router
