@@ -30,13 +30,21 @@ chat_store_contract!(
     open: open_postgres_stores,
 );
 
+reliable_store_contract!(
+    postgres_reliable,
+    place: PgPlace::new(),
+    open: open_postgres_stores,
+);
+
 /// What is particular to PostgreSQL: several nodes on one database, group
 /// commit, and text it cannot keep.
 mod postgres_only {
-    use std::collections::HashSet;
+    use std::collections::{HashMap, HashSet};
 
     use bytes::Bytes;
-    use herald_storage::{Directory, MessageLog, NewMessage, NewUser, PgDatabase, StoreError};
+    use herald_storage::{
+        Appended, Directory, MessageLog, NewMessage, NewUser, PgDatabase, StoreError,
+    };
 
     use super::PgPlace;
 
@@ -89,6 +97,56 @@ mod postgres_only {
             let last = nodes[1].message_log().last_seq(conversation).await;
             assert_eq!(last.expect("last seq"), count);
         }
+        for node in &nodes {
+            node.close().await;
+        }
+    }
+
+    /// Repeats of one SEND reaching two nodes at once (a client retrying
+    /// through another node): each client-msg-id is stored once, and every
+    /// repeat, on either node, answers with that message.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_nodes_repeating_client_msg_ids_store_each_once() {
+        const IDS: i64 = 12;
+        const REPEATS: i64 = 6;
+        let place = PgPlace::new();
+        let url = place.url().await;
+        let nodes = [
+            PgDatabase::connect(url).await.expect("first node"),
+            PgDatabase::connect(url).await.expect("second node"),
+        ];
+        let mut answers: HashMap<String, Vec<Appended>> = HashMap::new();
+        // Round by round, so that both nodes' batches hold repeats of the
+        // same ids at once (and one must find the other's at its insert).
+        for round in 0..REPEATS {
+            let mut tasks = tokio::task::JoinSet::new();
+            for number in 0..IDS * 2 {
+                let log = nodes[usize::from(number % 2 == 1)].message_log();
+                let client_msg_id = format!("c-{}", number / 2);
+                let mut repeat = message("u1-2", 10_000 + round * 1_000 + number);
+                repeat.client_msg_id = Some(client_msg_id.clone());
+                tasks.spawn(async move { (client_msg_id, log.append(repeat).await) });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (client_msg_id, appended) = joined.expect("task");
+                let appended = appended.expect("append");
+                answers.entry(client_msg_id).or_default().push(appended);
+            }
+        }
+        for (client_msg_id, answers) in &answers {
+            let new = answers.iter().filter(|answer| !answer.duplicate).count();
+            assert_eq!(new, 1, "{client_msg_id} stored {new} times");
+            let first = &answers[0].message;
+            assert!(
+                answers.iter().all(|answer| &answer.message == first),
+                "{client_msg_id}: repeats answered differently"
+            );
+        }
+        let stored = nodes[0].message_log().after("u1-2", 0, 1_000).await;
+        let stored = stored.expect("history");
+        assert_eq!(stored.len(), usize::try_from(IDS).expect("count"));
+        let seqs: Vec<i64> = stored.iter().map(|message| message.seq).collect();
+        assert_eq!(seqs, (1..=IDS).collect::<Vec<_>>(), "no seq lost to a repeat");
         for node in &nodes {
             node.close().await;
         }

@@ -30,3 +30,9 @@ chat_store_contract!(
     place: TempDir::new().expect("temp dir"),
     open: open_sqlite_stores,
 );
+
+reliable_store_contract!(
+    sqlite_reliable,
+    place: TempDir::new().expect("temp dir"),
+    open: open_sqlite_stores,
+);

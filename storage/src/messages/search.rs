@@ -1,11 +1,16 @@
 //! What the search index holds for a message, and how a user's query is
 //! cut into words, the same for every backend so that both match alike.
+//!
+//! Both sides are lowercased here rather than by the database: PostgreSQL
+//! folds case by the database's locale, which under `C` (how Herald's
+//! clusters are made) leaves every non-ASCII letter as it is, while
+//! SQLite's tokenizer folds all of Unicode.
 
 /// The text indexed for a message: for `kind = "message"`, the `"text"`
 /// string of a JSON object body, or the whole body when it is not a JSON
 /// object but is UTF-8; nothing for other kinds, other bodies, or a JSON
 /// object without a `"text"` string (an image, a file). NUL characters
-/// become spaces, since PostgreSQL text cannot hold them.
+/// become spaces, since PostgreSQL text cannot hold them. Lowercased.
 pub(crate) fn indexed_text(kind: &str, body: &[u8]) -> Option<String> {
     if kind != "message" {
         return None;
@@ -17,17 +22,18 @@ pub(crate) fn indexed_text(kind: &str, body: &[u8]) -> Option<String> {
         },
         _ => std::str::from_utf8(body).ok()?.to_owned(),
     };
-    let text = text.replace('\0', " ");
+    let text = text.replace('\0', " ").to_lowercase();
     (!text.trim().is_empty()).then_some(text)
 }
 
 /// The words of a query: whitespace-separated pieces with at least one
 /// letter or digit (pieces of punctuation alone could never match a word).
-/// NUL characters are dropped. Each backend quotes them its own way.
+/// NUL characters are dropped; words are lowercased. Each backend quotes
+/// them its own way.
 pub(crate) fn query_words(query: &str) -> Vec<String> {
     query
         .split_whitespace()
-        .map(|word| word.replace('\0', ""))
+        .map(|word| word.replace('\0', "").to_lowercase())
         .filter(|word| word.chars().any(char::is_alphanumeric))
         .collect()
 }
@@ -58,7 +64,7 @@ mod tests {
     #[test]
     fn query_words_keep_only_pieces_with_letters_or_digits() {
         assert_eq!(
-            query_words(r#" "quoted" * AND ' % café "#),
+            query_words(r#" "quoted" * AND ' % Café "#),
             ["\"quoted\"", "AND", "café"]
         );
         assert!(query_words("  * ' \" ").is_empty());

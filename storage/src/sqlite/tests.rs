@@ -288,3 +288,33 @@ async fn two_databases_on_one_file_keep_seq_contiguous() {
     first.close().await;
     second.close().await;
 }
+
+/// Two handles on one file repeating the same client-msg-ids at once: the
+/// write lock serializes their batches, so each id is stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_databases_on_one_file_store_each_client_msg_id_once() {
+    let directory = TempDir::new().expect("temp dir");
+    let first = SqliteDatabase::open(directory.path()).await.expect("open");
+    let second = SqliteDatabase::open(directory.path())
+        .await
+        .expect("open again");
+    let mut tasks = tokio::task::JoinSet::new();
+    for number in 0..120i64 {
+        let database = if number % 2 == 0 { &first } else { &second }.clone();
+        let mut repeat = message("u1-2", number);
+        repeat.client_msg_id = Some(format!("c-{}", number % 10));
+        tasks.spawn(async move { database.message_log().append(repeat).await });
+    }
+    let mut new = HashSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        let appended = joined.expect("task").expect("append");
+        if !appended.duplicate {
+            assert!(new.insert(appended.message.client_msg_id.clone()), "stored twice");
+        }
+    }
+    assert_eq!(new.len(), 10);
+    let last = first.message_log().last_seq("u1-2").await.expect("last");
+    assert_eq!(last, 10, "repeats took no seq");
+    first.close().await;
+    second.close().await;
+}

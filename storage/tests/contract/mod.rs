@@ -14,11 +14,15 @@
 //! opens the store there and may be called again to reopen it.
 //!
 //! The checks use only the trait, never a backend's own API. The
-//! directory and message-log contract is in [`chat`], with its own macro.
+//! directory and message-log contract is in [`chat`], with its own macro;
+//! dedupe, recall, search, retention, the conversation index, cursors,
+//! dead letters and files in [`reliable`], with its own.
 
 #[macro_use]
 pub mod chat;
 mod checks;
+#[macro_use]
+pub mod reliable;
 
 pub use checks::*;
 
