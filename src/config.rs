@@ -309,6 +309,16 @@ mod tests {
     }
 
     #[test]
+    fn files_live_under_the_data_dir_unless_configured() {
+        let mut config = Config::defaults();
+        config.server.data_dir = PathBuf::from("/var/lib/herald");
+        assert_eq!(config.files_dir(), Path::new("/var/lib/herald/files"));
+        config.files.dir = "/srv/uploads".into();
+        assert_eq!(config.files_dir(), Path::new("/srv/uploads"));
+        assert_eq!(config.files.max_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
     fn missing_file_is_a_clear_error() {
         let error = Config::load(Some(Path::new("/nonexistent/herald.toml"))).unwrap_err();
         assert!(error.to_string().contains("not found"), "{error}");
