@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::acl::Acl;
 use crate::auth::{Authenticator, Tokens};
 use crate::chat::Chat;
+use crate::cluster::ClusterLink;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::router::Router;
@@ -51,6 +52,11 @@ impl Broker {
         let auth = Authenticator::new(&config, stores.directory.clone(), tokens);
         auth.bootstrap(&config).await?;
         let chat = Arc::new(Chat::new(&config, &stores));
+        if !config.cluster.redis_url.is_empty() {
+            let link =
+                ClusterLink::connect(&config.cluster.redis_url, config.server.node_id).await?;
+            chat.join(Arc::new(link));
+        }
         let router = Router::start(
             stores.queue.clone(),
             chat,

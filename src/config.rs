@@ -19,6 +19,7 @@ pub const DEFAULT_CONFIG: &str = include_str!("../config/herald.toml");
 pub struct Config {
     pub server: ServerConfig,
     pub store: StoreConfig,
+    pub cluster: ClusterConfig,
     pub stomp: StompConfig,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
@@ -39,8 +40,16 @@ pub struct ServerConfig {
     pub ws_path: String,
     pub ws_always_binary: bool,
     pub data_dir: PathBuf,
+    /// The built web client (`web/dist`), served at `/`; a missing
+    /// directory serves nothing.
+    pub web_dir: PathBuf,
     pub node_id: u16,
     pub shutdown_grace_ms: u64,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct ClusterConfig {
+    pub redis_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

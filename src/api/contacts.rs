@@ -160,10 +160,12 @@ pub async fn friends(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let chat = state.broker.chat();
     let friends = chat.directory().friends(me.user_id).await?;
+    let ids: Vec<i64> = friends.iter().map(|f| f.user.id).collect();
+    let online_now = chat.online(&ids).await;
     let entries: Vec<_> = friends
         .into_iter()
         .map(|friend| {
-            let online = chat.is_online(friend.user.id);
+            let online = online_now.contains(&friend.user.id);
             json!({ "user": friend.user, "remark": friend.remark, "since": friend.since, "online": online })
         })
         .collect();

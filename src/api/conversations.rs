@@ -172,6 +172,7 @@ pub async fn list(
         })
         .collect();
     let users = directory.users(&peers).await?;
+    let online = chat.online(&peers).await;
     let entries: Vec<_> = heads
         .into_iter()
         .map(|head| {
@@ -190,7 +191,7 @@ pub async fn list(
                     let peer = if a == me.user_id { b } else { a };
                     entry["type"] = json!("private");
                     entry["peer"] = json!(users.iter().find(|u| u.id == peer));
-                    entry["online"] = json!(chat.is_online(peer));
+                    entry["online"] = json!(online.contains(&peer));
                 }
                 Some(Conversation::Group(id)) => {
                     entry["type"] = json!("group");

@@ -49,10 +49,12 @@ pub async fn list(
     membership(&state, id, me.user_id).await?;
     let chat = state.broker.chat();
     let members = chat.directory().members(id).await?;
+    let ids: Vec<i64> = members.iter().map(|m| m.user.id).collect();
+    let online_now = chat.online(&ids).await;
     let entries: Vec<_> = members
         .into_iter()
         .map(|member| {
-            let online = chat.is_online(member.user.id);
+            let online = online_now.contains(&member.user.id);
             json!({ "user": member.user, "role": member.role, "muted": member.muted, "joined_at": member.joined_at, "online": online })
         })
         .collect();

@@ -81,10 +81,14 @@ pub async fn presence(
     }
     let chat = state.broker.chat();
     let visible = visible_users(&state, me.user_id).await?;
-    let entries: Vec<_> = ids
+    let ids: Vec<i64> = ids
         .into_iter()
         .filter(|id| *id == me.user_id || visible.binary_search(id).is_ok())
-        .map(|id| json!({ "user": id, "online": chat.is_online(id) }))
+        .collect();
+    let online = chat.online(&ids).await;
+    let entries: Vec<_> = ids
+        .into_iter()
+        .map(|id| json!({ "user": id, "online": online.contains(&id) }))
         .collect();
     Ok(Json(json!(entries)))
 }

@@ -160,6 +160,41 @@ impl Hub {
     pub fn is_online(&self, user: UserId) -> bool {
         self.online.lock().expect("poisoned").contains_key(&user)
     }
+
+    /// Users with a session on this node.
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.online
+            .lock()
+            .expect("poisoned")
+            .keys()
+            .copied()
+            .collect()
+    }
+
+    /// Offers `message` to every chat subscription on this node (a resync
+    /// marker after the bus lost messages).
+    pub fn broadcast(&self, message: &Arc<Message>) {
+        let offer = |subscribers: &Vec<Subscriber>| {
+            for s in subscribers {
+                let _ = s.session.offer(Delivery {
+                    subscription: s.subscription.clone(),
+                    message: message.clone(),
+                    redelivered: false,
+                    stored_id: None,
+                });
+            }
+        };
+        self.inboxes
+            .lock()
+            .expect("poisoned")
+            .values()
+            .for_each(offer);
+        self.groups
+            .lock()
+            .expect("poisoned")
+            .values()
+            .for_each(offer);
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ mod rules;
 mod send;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 use herald_storage::{
@@ -28,6 +28,7 @@ use herald_storage::{
 };
 
 use crate::auth::Principal;
+use crate::cluster::ClusterLink;
 use crate::config::{ChatConfig, Config};
 use crate::delivery::{Message, SessionHandle};
 pub use frames::{destination, stored_message};
@@ -85,6 +86,8 @@ pub struct Chat {
     /// The highest seq announced as delivered per (reader, conversation), so
     /// `kind:delivered` goes out once per advance. A std Mutex: one lookup.
     delivered: Mutex<HashMap<(UserId, String), i64>>,
+    /// The other nodes, in cluster mode; set once at start-up.
+    cluster: OnceLock<Arc<ClusterLink>>,
 }
 
 impl Chat {
@@ -103,6 +106,73 @@ impl Chat {
             settings: config.chat.clone(),
             locks: Mutex::new(HashMap::new()),
             delivered: Mutex::new(HashMap::new()),
+            cluster: OnceLock::new(),
+        }
+    }
+
+    /// Joins a cluster: deliveries also go to the other nodes, presence
+    /// and rate limits are shared.
+    pub fn join(&self, link: Arc<ClusterLink>) {
+        let _ = self.cluster.set(link);
+    }
+
+    pub fn cluster(&self) -> Option<&Arc<ClusterLink>> {
+        self.cluster.get()
+    }
+
+    /// Delivers to this node's subscribers of `channel` and, in a cluster,
+    /// publishes to the other nodes'.
+    fn deliver(&self, channel: Channel, message: &Arc<Message>) {
+        self.hub.deliver(channel, message);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.publish(bus_channel(channel), message);
+        }
+    }
+
+    /// A message from another node for this node's subscribers.
+    pub fn deliver_remote(&self, channel: Channel, message: &Arc<Message>) {
+        self.hub.deliver(channel, message);
+    }
+
+    /// Asks every local chat subscription to compare its positions with
+    /// the store and fetch what it missed (after a bus outage).
+    pub fn resync(&self) {
+        let mut headers = herald_protocol::Headers::new();
+        headers.push(RESYNC, "1");
+        let marker = Arc::new(Message {
+            destination: "".into(),
+            message_id: "".into(),
+            headers,
+            body: Bytes::new(),
+            mentions: Vec::new(),
+        });
+        self.hub.broadcast(&marker);
+    }
+
+    /// Users with a session on this node.
+    pub fn local_users(&self) -> Vec<UserId> {
+        self.hub.local_users()
+    }
+
+    /// Which of `users` are online on any node.
+    pub async fn online(&self, users: &[UserId]) -> std::collections::HashSet<UserId> {
+        match self.cluster.get() {
+            None => users
+                .iter()
+                .copied()
+                .filter(|u| self.hub.is_online(*u))
+                .collect(),
+            Some(cluster) => match cluster.shared.online(users).await {
+                Ok(online) => online.into_iter().collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "presence unavailable; answering from this node");
+                    users
+                        .iter()
+                        .copied()
+                        .filter(|u| self.hub.is_online(*u))
+                        .collect()
+                }
+            },
         }
     }
 
@@ -142,11 +212,17 @@ impl Chat {
         }
         self.hub
             .subscribe(channel, principal.user_id, session, subscription);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.bus.listen(&bus_channel(channel));
+        }
         Ok(())
     }
 
     pub fn unsubscribe(&self, channel: Channel, session_id: u64, subscription: &str) {
         self.hub.unsubscribe(channel, session_id, subscription);
+        if let Some(cluster) = self.cluster.get() {
+            cluster.bus.unlisten(&bus_channel(channel));
+        }
     }
 
     /// Delivers a message of a private chat to both inboxes (so a user's
@@ -154,10 +230,10 @@ impl Chat {
     fn fan_out(&self, channel: Channel, sender: UserId, message: &Arc<Message>) {
         match channel {
             Channel::Group(_) => {
-                self.hub.deliver(channel, message);
+                self.deliver(channel, message);
             }
             Channel::Inbox(target) => {
-                self.hub.deliver(Channel::Inbox(target), message);
+                self.deliver(Channel::Inbox(target), message);
                 if target != sender {
                     let own = Arc::new(Message {
                         destination: format!("/user/{sender}").into(),
@@ -166,7 +242,7 @@ impl Chat {
                         body: message.body.clone(),
                         mentions: message.mentions.clone(),
                     });
-                    self.hub.deliver(Channel::Inbox(sender), &own);
+                    self.deliver(Channel::Inbox(sender), &own);
                 }
             }
         }
@@ -236,7 +312,7 @@ impl Chat {
         };
         let result = self
             .append_and_deliver(message, |stored| {
-                self.hub.deliver(
+                self.deliver(
                     Channel::Inbox(user),
                     &stored_message(Channel::Inbox(user), stored),
                 );
@@ -284,12 +360,22 @@ impl Chat {
     /// fellow group members hear `kind:presence`.
     pub async fn session_started(&self, user: UserId) {
         if self.hub.session_started(user) {
+            if let Some(cluster) = self.cluster.get() {
+                if let Err(error) = cluster.shared.presence_up(user, cluster.node).await {
+                    tracing::warn!(%error, "presence not shared");
+                }
+            }
             self.announce_presence(user, true).await;
         }
     }
 
     pub async fn session_ended(&self, user: UserId) {
         if self.hub.session_ended(user) {
+            if let Some(cluster) = self.cluster.get() {
+                if let Err(error) = cluster.shared.presence_down(user, cluster.node).await {
+                    tracing::warn!(%error, "presence not shared");
+                }
+            }
             self.announce_presence(user, false).await;
         }
     }
@@ -314,7 +400,7 @@ impl Chat {
                 &[],
                 body.clone(),
             );
-            self.hub.deliver(Channel::Inbox(watcher), &message);
+            self.deliver(Channel::Inbox(watcher), &message);
         }
     }
 
@@ -326,7 +412,9 @@ impl Chat {
         }
         audience.sort_unstable();
         audience.dedup();
-        audience.retain(|&other| other != user && self.hub.is_online(other));
+        audience.retain(|&other| other != user);
+        let online = self.online(&audience).await;
+        audience.retain(|other| online.contains(other));
         Ok(audience)
     }
 
@@ -359,7 +447,18 @@ impl Chat {
             &[("seq", seq.to_string())],
             Bytes::new(),
         );
-        self.hub.deliver(Channel::Inbox(peer), &message);
+        self.deliver(Channel::Inbox(peer), &message);
+    }
+}
+
+/// A header only the broker sets on a resync marker (never sent to clients).
+pub const RESYNC: &str = "x-herald-resync";
+
+/// The bus channel of a chat destination.
+pub fn bus_channel(channel: Channel) -> String {
+    match channel {
+        Channel::Inbox(user) => format!("u:{user}"),
+        Channel::Group(group) => format!("g:{group}"),
     }
 }
 

@@ -26,7 +26,10 @@ impl Chat {
         let kind = headers.get("kind").unwrap_or("message").to_owned();
         if kind == "typing" {
             let conversation = self.may_write(me, channel).await?;
-            if self.typing.allow(me) {
+            if self
+                .allowed("typing", me, &self.typing, self.settings.typing_per_second)
+                .await
+            {
                 let message = notice(
                     channel,
                     self.ids.next(),
@@ -40,7 +43,10 @@ impl Chat {
             }
             return Ok(Sent::default());
         }
-        if !self.sends.allow(me) {
+        if !self
+            .allowed("send", me, &self.sends, self.settings.sends_per_second)
+            .await
+        {
             return Err(ChatError::refused(
                 "send-rate",
                 format!(
@@ -59,6 +65,28 @@ impl Chat {
             other => Err(ChatError::Invalid(format!(
                 "unsupported kind {other:?}: use message, typing, read or recall"
             ))),
+        }
+    }
+
+    /// Counts one `kind` event of `user` against the limit, shared by every
+    /// node in a cluster (this node's own count if the cluster is down).
+    async fn allowed(
+        &self,
+        kind: &str,
+        user: UserId,
+        local: &super::limits::RateLimit,
+        per_second: u32,
+    ) -> bool {
+        match self.cluster() {
+            None => local.allow(user),
+            Some(cluster) => match cluster
+                .shared
+                .rate(&format!("{kind}:{user}"), per_second)
+                .await
+            {
+                Ok(allowed) => allowed,
+                Err(_) => local.allow(user),
+            },
         }
     }
 
@@ -207,7 +235,7 @@ impl Chat {
                     &extra,
                     Bytes::new(),
                 );
-                self.hub.deliver(Channel::Inbox(peer), &to_peer);
+                self.deliver(Channel::Inbox(peer), &to_peer);
             }
             let to_me = notice(
                 Channel::Inbox(me),
@@ -218,7 +246,7 @@ impl Chat {
                 &extra,
                 Bytes::new(),
             );
-            self.hub.deliver(Channel::Inbox(me), &to_me);
+            self.deliver(Channel::Inbox(me), &to_me);
         }
         Ok(Sent::default())
     }

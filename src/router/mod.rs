@@ -153,6 +153,9 @@ impl Router {
         match parsed {
             Destination::Topic(name) => {
                 self.topics.publish(&name, &message);
+                if let Some(cluster) = self.chat.cluster() {
+                    cluster.publish(format!("t:{name}"), &message);
+                }
             }
             Destination::Queue(name) => {
                 let mut stored = Vec::with_capacity(message.headers.len() + 1);
@@ -207,6 +210,9 @@ impl Router {
         match parsed {
             Destination::Topic(name) => {
                 self.topics.subscribe(&name, session, subscription);
+                if let Some(cluster) = self.chat.cluster() {
+                    cluster.bus.listen(&format!("t:{name}"));
+                }
                 Ok(Subscribed::Topic { name })
             }
             Destination::Queue(name) => {
@@ -226,11 +232,32 @@ impl Router {
 
     pub fn unsubscribe(&self, session_id: u64, subscription: &str, subscribed: &Subscribed) {
         match subscribed {
-            Subscribed::Topic { name } => self.topics.unsubscribe(name, session_id, subscription),
+            Subscribed::Topic { name } => {
+                self.topics.unsubscribe(name, session_id, subscription);
+                if let Some(cluster) = self.chat.cluster() {
+                    cluster.bus.unlisten(&format!("t:{name}"));
+                }
+            }
             Subscribed::Queue { handle, key } => handle.unsubscribe(key.clone()),
             Subscribed::Chat { channel } => {
                 self.chat.unsubscribe(*channel, session_id, subscription)
             }
+        }
+    }
+
+    /// A message another node published, for this node's subscribers of
+    /// bus channel `channel` (`u:{id}`, `g:{id}` or `t:{name}`).
+    pub fn deliver_remote(&self, channel: &str, message: Arc<Message>) {
+        let Some((kind, name)) = channel.split_once(':') else {
+            return;
+        };
+        match (kind, name.parse::<i64>()) {
+            ("u", Ok(user)) => self.chat.deliver_remote(Channel::Inbox(user), &message),
+            ("g", Ok(group)) => self.chat.deliver_remote(Channel::Group(group), &message),
+            ("t", _) => {
+                self.topics.publish(name, &message);
+            }
+            _ => tracing::warn!(channel, "bus message on an unknown channel ignored"),
         }
     }
 

@@ -57,6 +57,13 @@ impl Server {
                 source,
             })?;
         let tasks = TaskTracker::new();
+        if let Some(link) = broker.chat().cluster() {
+            tasks.spawn(crate::cluster::run(
+                broker.clone(),
+                link.clone(),
+                broker.shutdown.clone(),
+            ));
+        }
         tasks.spawn(crate::chat::maintenance::run(
             broker.chat().clone(),
             broker.shutdown.clone(),

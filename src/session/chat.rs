@@ -68,6 +68,9 @@ impl<T: Transport> Session<T> {
     /// a gap), in seq order, as far as each prefetch window allows.
     pub(super) async fn pump_chat(&mut self) -> Result<(), Refusal> {
         self.chat_behind = false;
+        if std::mem::take(&mut self.resync) {
+            self.note_heads().await?;
+        }
         let mut budget = PUMP_BUDGET;
         let ids: Vec<Arc<str>> = self
             .subscriptions
@@ -141,6 +144,47 @@ impl<T: Transport> Session<T> {
                     self.chat_behind = true;
                     return Ok(());
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells every chat feed the store's current heads, so messages the
+    /// bus lost become gaps to fetch.
+    async fn note_heads(&mut self) -> Result<(), Refusal> {
+        let Some(user) = self.principal.as_ref().map(|p| p.user_id) else {
+            return Ok(());
+        };
+        let chat = self.broker.chat().clone();
+        let unavailable = |error: herald_storage::StoreError| {
+            Refusal::new(format!("history unavailable: {error}"))
+        };
+        let mut inbox_heads = None;
+        for subscription in self.subscriptions.by_id.values_mut() {
+            let Some(feed) = subscription.chat.as_mut() else {
+                continue;
+            };
+            let heads: Vec<(String, i64)> = match feed.channel {
+                Channel::Inbox(_) => {
+                    if inbox_heads.is_none() {
+                        let heads = chat.log().conversations(user).await.map_err(unavailable)?;
+                        inbox_heads = Some(
+                            heads
+                                .into_iter()
+                                .map(|h| (h.conversation, h.last_seq))
+                                .collect::<Vec<_>>(),
+                        );
+                    }
+                    inbox_heads.clone().unwrap_or_default()
+                }
+                Channel::Group(group) => {
+                    let id = crate::chat::Conversation::Group(group).id();
+                    let last = chat.log().last_seq(&id).await.map_err(unavailable)?;
+                    vec![(id, last)]
+                }
+            };
+            for (conversation, last) in heads {
+                feed.feed.defer(&conversation, last);
             }
         }
         Ok(())

@@ -79,6 +79,8 @@ pub struct Session<T> {
     chat_behind: bool,
     /// The CONNECT's device was seen for the first time.
     device_new: bool,
+    /// The bus lost messages: compare chat feeds with the store.
+    resync: bool,
 }
 
 /// Serves one connection until it closes, then undoes its subscriptions.
@@ -109,6 +111,7 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         auto_chat: Vec::new(),
         chat_behind: false,
         device_new: false,
+        resync: false,
     };
     Metrics::inc(&session.broker.metrics.connections_open);
     let reason = session.run().await;

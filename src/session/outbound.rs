@@ -28,6 +28,12 @@ impl<T: Transport> Session<T> {
     /// duplicates and turns gaps (and a full prefetch) into fetches from
     /// the store, so every subscriber sees each seq once, in order.
     pub(super) fn deliver(&mut self, delivery: Delivery) {
+        if delivery.message.headers.contains(crate::chat::RESYNC) {
+            // Not for the client: look in the store for missed messages.
+            self.resync = true;
+            self.chat_behind = true;
+            return;
+        }
         let Some(subscription) = self.subscriptions.by_id.get_mut(&delivery.subscription) else {
             return;
         };

@@ -17,6 +17,7 @@
 //! and on PostgreSQL, on the server `HERALD_TEST_POSTGRES_URL` names or on
 //! a throwaway cluster the tests start with `scripts/postgres.sh`.
 
+pub mod cluster;
 mod common;
 pub mod cursors;
 pub mod dead_letters;

@@ -1,0 +1,190 @@
+//! This node's link to the other nodes of a cluster: chat and topic
+//! messages go out on the bus after local delivery and come in from it for
+//! local subscribers; presence and rate limits are shared; a bus outage
+//! (or a lost message) is repaired from the store by resyncing feeds.
+//!
+//! On the bus a message travels as a STOMP MESSAGE frame (the broker's own
+//! codec) with `x-herald-origin` and `x-herald-mentions` headers, so no
+//! second encoding exists for it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use herald_protocol::{encode, Command, Decoder, Frame, Headers, Limits};
+use herald_storage::cluster::{Bus, BusEvent, RedisCluster, Shared};
+use herald_storage::StoreError;
+use tokio_util::sync::CancellationToken;
+
+use crate::delivery::Message;
+
+const ORIGIN: &str = "x-herald-origin";
+const MENTIONS: &str = "x-herald-mentions";
+
+/// How often a node re-announces its users' presence.
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Feeds compare themselves with the store every this many heartbeats.
+const RESYNC_EVERY: u64 = 6;
+
+/// A node's cluster connection.
+pub struct ClusterLink {
+    pub node: u16,
+    pub bus: Arc<dyn Bus>,
+    pub shared: Arc<dyn Shared>,
+}
+
+impl ClusterLink {
+    pub async fn connect(url: &str, node: u16) -> Result<ClusterLink, StoreError> {
+        let redis = Arc::new(RedisCluster::connect(url).await?);
+        Ok(ClusterLink {
+            node,
+            bus: redis.clone(),
+            shared: redis,
+        })
+    }
+
+    /// Publishes `message` on `channel` in the background; a loss is
+    /// repaired from the store by the receivers' feeds.
+    pub fn publish(&self, channel: String, message: &Message) {
+        let payload = encode_envelope(self.node, message);
+        let bus = self.bus.clone();
+        tokio::spawn(async move {
+            if let Err(error) = bus.publish(&channel, payload).await {
+                tracing::warn!(%error, channel, "bus publish lost");
+            }
+        });
+    }
+}
+
+/// A message as the bus carries it.
+pub fn encode_envelope(node: u16, message: &Message) -> Bytes {
+    let mut headers = Headers::with_capacity(message.headers.len() + 4);
+    headers.push(ORIGIN, node.to_string());
+    headers.push("destination", &*message.destination);
+    headers.push("message-id", &*message.message_id);
+    if !message.mentions.is_empty() {
+        let mentions: Vec<String> = message.mentions.iter().map(|m| m.to_string()).collect();
+        headers.push(MENTIONS, mentions.join(","));
+    }
+    for (name, value) in message.headers.iter() {
+        headers.push(name, value);
+    }
+    let frame = Frame {
+        command: Command::Message,
+        headers,
+        body: message.body.clone(),
+    };
+    let mut out = BytesMut::new();
+    encode(&frame, true, &mut out);
+    out.freeze()
+}
+
+/// The origin node and message of a bus payload; `None` when it is not
+/// one (a foreign publisher on our channel is ignored, not trusted).
+pub fn decode_envelope(payload: &[u8]) -> Option<(u16, Message)> {
+    let limits = Limits {
+        max_frame_bytes: 64 << 20,
+        max_headers: 4096,
+        max_header_line: 1 << 20,
+        max_body_bytes: 64 << 20,
+    };
+    let mut buffer = BytesMut::from(payload);
+    let frame = Decoder::new(limits).decode(&mut buffer).ok()??;
+    let origin: u16 = frame.get(ORIGIN)?.parse().ok()?;
+    let destination = frame.get("destination")?.to_owned();
+    let message_id = frame.get("message-id")?.to_owned();
+    let mentions = frame
+        .get(MENTIONS)
+        .map(|list| list.split(',').filter_map(|m| m.parse().ok()).collect())
+        .unwrap_or_default();
+    let mut headers = frame.headers;
+    headers.retain(|name, _| {
+        !matches!(
+            name,
+            ORIGIN | MENTIONS | "destination" | "message-id" | "content-length"
+        )
+    });
+    Some((
+        origin,
+        Message {
+            destination: destination.into(),
+            message_id: message_id.into(),
+            headers,
+            body: frame.body,
+            mentions,
+        },
+    ))
+}
+
+/// Runs the node side of the cluster until shutdown: bus events to local
+/// subscribers, resync after a reconnect, and the presence heartbeat.
+pub async fn run(
+    broker: Arc<crate::broker::Broker>,
+    link: Arc<ClusterLink>,
+    shutdown: CancellationToken,
+) {
+    let Some(mut events) = link.bus.take_events() else {
+        return;
+    };
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let mut beats = 0u64;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = events.recv() => match event {
+                None => return,
+                Some(BusEvent::Message { channel, payload }) => {
+                    match decode_envelope(&payload) {
+                        Some((origin, _)) if origin == link.node => {}
+                        Some((_, message)) => broker.router.deliver_remote(&channel, Arc::new(message)),
+                        None => tracing::warn!(channel, "unreadable bus message ignored"),
+                    }
+                }
+                Some(BusEvent::Reconnected) => {
+                    tracing::info!("bus back: resyncing feeds from the store");
+                    broker.chat().resync();
+                }
+            },
+            _ = heartbeat.tick() => {
+                let users = broker.chat().local_users();
+                if let Err(error) = link.shared.refresh_presence(link.node, &users).await {
+                    tracing::warn!(%error, "presence not refreshed");
+                }
+                // A bus message lost without a reconnect shows up as a gap
+                // at the next message; this catches the last one of a burst.
+                beats += 1;
+                if beats % RESYNC_EVERY == 0 {
+                    broker.chat().resync();
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips() {
+        let mut headers = Headers::new();
+        headers.push("seq", "7");
+        headers.push("x-note", "a:b\nc");
+        let message = Message {
+            destination: "/group/3".into(),
+            message_id: "99".into(),
+            headers,
+            body: Bytes::from_static(b"bo\0dy"),
+            mentions: vec![4, 5],
+        };
+        let (origin, decoded) = decode_envelope(&encode_envelope(2, &message)).unwrap();
+        assert_eq!(origin, 2);
+        assert_eq!(&*decoded.destination, "/group/3");
+        assert_eq!(&*decoded.message_id, "99");
+        assert_eq!(decoded.headers.get("seq"), Some("7"));
+        assert_eq!(decoded.headers.get("x-note"), Some("a:b\nc"));
+        assert_eq!(decoded.body, message.body);
+        assert_eq!(decoded.mentions, [4, 5]);
+        assert!(decode_envelope(b"garbage").is_none());
+    }
+}

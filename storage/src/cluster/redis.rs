@@ -1,0 +1,261 @@
+//! Redis behind [`Bus`] and [`Shared`]: PUBLISH/SUBSCRIBE for the bus, a
+//! sorted set per user (member: node, score: expiry) for presence, and
+//! per-second counters for rate limits.
+//!
+//! The subscriber connection lives in one task that reconnects by itself
+//! with backoff, subscribes again to every channel with listeners, and then
+//! reports [`BusEvent::Reconnected`]. Commands go through a
+//! `ConnectionManager`, which reconnects on its own too.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use tokio::sync::mpsc;
+
+use super::{Bus, BusEvent, Shared};
+use crate::{StoreError, UserId};
+
+/// How long a node's presence entry lives without a refresh.
+const PRESENCE_TTL: Duration = Duration::from_secs(30);
+
+enum Command {
+    Subscribe(String),
+    Unsubscribe(String),
+}
+
+/// One node's connection to the cluster's Redis.
+#[derive(Clone)]
+pub struct RedisCluster {
+    commands: ConnectionManager,
+    subscriber: mpsc::UnboundedSender<Command>,
+    /// Listener counts per channel. A std Mutex: held for a map update and
+    /// an unbounded send, never across an await.
+    listeners: Arc<Mutex<HashMap<String, usize>>>,
+    events: Arc<Mutex<Option<mpsc::UnboundedReceiver<BusEvent>>>>,
+}
+
+impl From<redis::RedisError> for StoreError {
+    fn from(error: redis::RedisError) -> StoreError {
+        StoreError::Unavailable(format!("redis: {error}"))
+    }
+}
+
+impl RedisCluster {
+    /// Connects to `url` (`redis://host:port`); the subscriber task starts
+    /// at once and keeps itself connected.
+    pub async fn connect(url: &str) -> Result<RedisCluster, StoreError> {
+        let client = redis::Client::open(url)?;
+        let commands = ConnectionManager::new(client.clone()).await?;
+        let (subscriber, requests) = mpsc::unbounded_channel();
+        let (events_tx, events_rx) = mpsc::unbounded_channel();
+        let listeners = Arc::new(Mutex::new(HashMap::new()));
+        tokio::spawn(subscriber_task(
+            client,
+            requests,
+            events_tx,
+            listeners.clone(),
+        ));
+        Ok(RedisCluster {
+            commands,
+            subscriber,
+            listeners,
+            events: Arc::new(Mutex::new(Some(events_rx))),
+        })
+    }
+}
+
+/// Keeps one pub/sub connection alive: applies (un)subscribe requests,
+/// forwards messages, and after a reconnect subscribes to every channel
+/// with listeners again and reports it.
+async fn subscriber_task(
+    client: redis::Client,
+    mut requests: mpsc::UnboundedReceiver<Command>,
+    events: mpsc::UnboundedSender<BusEvent>,
+    listeners: Arc<Mutex<HashMap<String, usize>>>,
+) {
+    let mut first = true;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let pubsub = match client.get_async_pubsub().await {
+            Ok(pubsub) => pubsub,
+            Err(error) => {
+                tracing::warn!(%error, "redis bus unreachable; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(100);
+        let (mut sink, mut stream) = pubsub.split();
+        let channels: Vec<String> = listeners
+            .lock()
+            .expect("poisoned")
+            .keys()
+            .cloned()
+            .collect();
+        if !channels.is_empty() && sink.subscribe(&channels).await.is_err() {
+            continue;
+        }
+        if !first && events.send(BusEvent::Reconnected).is_err() {
+            return;
+        }
+        first = false;
+        loop {
+            tokio::select! {
+                request = requests.recv() => {
+                    let result = match request {
+                        None => return,
+                        Some(Command::Subscribe(channel)) => sink.subscribe(&channel).await,
+                        Some(Command::Unsubscribe(channel)) => sink.unsubscribe(&channel).await,
+                    };
+                    if let Err(error) = result {
+                        tracing::warn!(%error, "redis bus lost; reconnecting");
+                        break;
+                    }
+                }
+                message = stream.next() => {
+                    let Some(message) = message else {
+                        tracing::warn!("redis bus lost; reconnecting");
+                        break;
+                    };
+                    let event = BusEvent::Message {
+                        channel: message.get_channel_name().to_owned(),
+                        payload: Bytes::copy_from_slice(message.get_payload_bytes()),
+                    };
+                    if events.send(event).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Bus for RedisCluster {
+    async fn publish(&self, channel: &str, payload: Bytes) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        redis::cmd("PUBLISH")
+            .arg(channel)
+            .arg(payload.as_ref())
+            .query_async::<i64>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    fn listen(&self, channel: &str) {
+        let mut listeners = self.listeners.lock().expect("poisoned");
+        let count = listeners.entry(channel.to_owned()).or_default();
+        *count += 1;
+        if *count == 1 {
+            let _ = self.subscriber.send(Command::Subscribe(channel.to_owned()));
+        }
+    }
+
+    fn unlisten(&self, channel: &str) {
+        let mut listeners = self.listeners.lock().expect("poisoned");
+        if let Some(count) = listeners.get_mut(channel) {
+            *count -= 1;
+            if *count == 0 {
+                listeners.remove(channel);
+                let _ = self
+                    .subscriber
+                    .send(Command::Unsubscribe(channel.to_owned()));
+            }
+        }
+    }
+
+    fn take_events(&self) -> Option<mpsc::UnboundedReceiver<BusEvent>> {
+        self.events.lock().expect("poisoned").take()
+    }
+}
+
+fn presence_key(user: UserId) -> String {
+    format!("herald:presence:{user}")
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[async_trait]
+impl Shared for RedisCluster {
+    async fn presence_up(&self, user: UserId, node: u16) -> Result<(), StoreError> {
+        self.refresh_presence(node, &[user]).await
+    }
+
+    async fn presence_down(&self, user: UserId, node: u16) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        redis::cmd("ZREM")
+            .arg(presence_key(user))
+            .arg(node)
+            .query_async::<i64>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
+    async fn refresh_presence(&self, node: u16, users: &[UserId]) -> Result<(), StoreError> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let expires = now_ms() + PRESENCE_TTL.as_millis() as i64;
+        let mut pipe = redis::pipe();
+        for user in users {
+            let key = presence_key(*user);
+            pipe.cmd("ZADD").arg(&key).arg(expires).arg(node).ignore();
+            pipe.cmd("PEXPIRE")
+                .arg(&key)
+                .arg(PRESENCE_TTL.as_millis() as u64 * 2)
+                .ignore();
+        }
+        let mut connection = self.commands.clone();
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(())
+    }
+
+    async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = now_ms();
+        let mut pipe = redis::pipe();
+        for user in users {
+            pipe.cmd("ZCOUNT")
+                .arg(presence_key(*user))
+                .arg(now)
+                .arg("+inf");
+        }
+        let mut connection = self.commands.clone();
+        let counts: Vec<i64> = pipe.query_async(&mut connection).await?;
+        Ok(users
+            .iter()
+            .zip(counts)
+            .filter(|(_, count)| *count > 0)
+            .map(|(user, _)| *user)
+            .collect())
+    }
+
+    async fn rate(&self, key: &str, limit: u32) -> Result<bool, StoreError> {
+        let second = now_ms() / 1000;
+        let key = format!("herald:rate:{key}:{second}");
+        let mut connection = self.commands.clone();
+        let (count,): (i64,) = redis::pipe()
+            .cmd("INCR")
+            .arg(&key)
+            .cmd("EXPIRE")
+            .arg(&key)
+            .arg(2)
+            .ignore()
+            .query_async(&mut connection)
+            .await?;
+        Ok(count <= i64::from(limit))
+    }
+}
