@@ -25,6 +25,7 @@ pub mod directory;
 mod error;
 pub mod files;
 pub mod messages;
+pub mod mongo;
 pub mod postgres;
 mod queue;
 mod rows;
@@ -43,6 +44,7 @@ pub use files::{FileRecord, FileStore};
 pub use messages::{
     Appended, ConversationHead, MessageLog, NewMessage, StoredMessage, RECALLED_KIND,
 };
+pub use mongo::{MongoCursors, MongoDatabase, MongoDeadLetters, MongoMessageLog};
 pub use postgres::{
     PgCursors, PgDatabase, PgDeadLetters, PgDirectory, PgFileStore, PgMessageLog, PgQueueStore,
 };

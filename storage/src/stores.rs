@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::mongo::MongoDatabase;
 use crate::postgres::PgDatabase;
 use crate::sqlite::SqliteDatabase;
 use crate::{
@@ -28,6 +29,12 @@ pub struct Stores {
 enum Closer {
     Sqlite(SqliteDatabase),
     Postgres(PgDatabase),
+    /// A SQL backend's stores with MongoDB for some (see
+    /// [`Stores::with_mongo`]).
+    Mongo {
+        sql: Box<Closer>,
+        mongo: MongoDatabase,
+    },
 }
 
 impl std::fmt::Debug for Stores {
@@ -35,6 +42,7 @@ impl std::fmt::Debug for Stores {
         let backend = match self.closer {
             Closer::Sqlite(_) => "sqlite",
             Closer::Postgres(_) => "postgres",
+            Closer::Mongo { .. } => "mongodb",
         };
         formatter
             .debug_struct("Stores")
@@ -88,12 +96,38 @@ impl Stores {
         })
     }
 
+    /// `sql`'s directory, queue and files, with messages, cursors and dead
+    /// letters in the MongoDB database `mongo_url` names (`herald` when it
+    /// names none); see [`MongoDatabase::connect`]. Appends record file
+    /// sharing in `sql`'s file store.
+    pub async fn with_mongo(sql: Stores, mongo_url: &str) -> Result<Self, StoreError> {
+        let mongo = MongoDatabase::connect_url(mongo_url).await?;
+        Ok(Self {
+            messages: Arc::new(mongo.message_log(sql.files.clone())),
+            cursors: Arc::new(mongo.cursors()),
+            dead_letters: Arc::new(mongo.dead_letters()),
+            closer: Closer::Mongo {
+                sql: Box::new(sql.closer),
+                mongo,
+            },
+            ..sql
+        })
+    }
+
     /// Finishes in-flight writes and closes the backend; later calls on
     /// any of the stores fail with [`StoreError::Closed`].
     pub async fn close(&self) {
-        match &self.closer {
-            Closer::Sqlite(database) => database.close().await,
-            Closer::Postgres(database) => database.close().await,
+        let mut closer = &self.closer;
+        loop {
+            match closer {
+                Closer::Sqlite(database) => return database.close().await,
+                Closer::Postgres(database) => return database.close().await,
+                // MongoDB first: its appends may still share files in SQL.
+                Closer::Mongo { sql, mongo } => {
+                    mongo.close().await;
+                    closer = sql;
+                }
+            }
         }
     }
 }
