@@ -153,7 +153,7 @@ pub async fn run(
                 // A bus message lost without a reconnect shows up as a gap
                 // at the next message; this catches the last one of a burst.
                 beats += 1;
-                if beats % RESYNC_EVERY == 0 {
+                if beats.is_multiple_of(RESYNC_EVERY) {
                     broker.chat().resync();
                 }
             }

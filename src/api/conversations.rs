@@ -151,7 +151,7 @@ pub async fn list(
         }
     }
     heads.extend(group_heads);
-    heads.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    heads.sort_by_key(|head| std::cmp::Reverse(head.updated_at));
     let reads: std::collections::HashMap<String, i64> = chat
         .cursors()
         .read_cursors(me.user_id)

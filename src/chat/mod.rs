@@ -14,6 +14,7 @@ mod hub;
 pub mod ids;
 mod limits;
 pub mod maintenance;
+mod presence;
 mod resume;
 mod rules;
 mod send;
@@ -147,33 +148,6 @@ impl Chat {
             mentions: Vec::new(),
         });
         self.hub.broadcast(&marker);
-    }
-
-    /// Users with a session on this node.
-    pub fn local_users(&self) -> Vec<UserId> {
-        self.hub.local_users()
-    }
-
-    /// Which of `users` are online on any node.
-    pub async fn online(&self, users: &[UserId]) -> std::collections::HashSet<UserId> {
-        match self.cluster.get() {
-            None => users
-                .iter()
-                .copied()
-                .filter(|u| self.hub.is_online(*u))
-                .collect(),
-            Some(cluster) => match cluster.shared.online(users).await {
-                Ok(online) => online.into_iter().collect(),
-                Err(error) => {
-                    tracing::warn!(%error, "presence unavailable; answering from this node");
-                    users
-                        .iter()
-                        .copied()
-                        .filter(|u| self.hub.is_online(*u))
-                        .collect()
-                }
-            },
-        }
     }
 
     pub fn directory(&self) -> &Arc<dyn Directory> {
@@ -350,72 +324,6 @@ impl Chat {
 
     pub fn drop_group(&self, group: GroupId) {
         self.hub.drop_group(group);
-    }
-
-    pub fn is_online(&self, user: UserId) -> bool {
-        self.hub.is_online(user)
-    }
-
-    /// A session of `user` opened: when it is their first, their friends and
-    /// fellow group members hear `kind:presence`.
-    pub async fn session_started(&self, user: UserId) {
-        if self.hub.session_started(user) {
-            if let Some(cluster) = self.cluster.get() {
-                if let Err(error) = cluster.shared.presence_up(user, cluster.node).await {
-                    tracing::warn!(%error, "presence not shared");
-                }
-            }
-            self.announce_presence(user, true).await;
-        }
-    }
-
-    pub async fn session_ended(&self, user: UserId) {
-        if self.hub.session_ended(user) {
-            if let Some(cluster) = self.cluster.get() {
-                if let Err(error) = cluster.shared.presence_down(user, cluster.node).await {
-                    tracing::warn!(%error, "presence not shared");
-                }
-            }
-            self.announce_presence(user, false).await;
-        }
-    }
-
-    async fn announce_presence(&self, user: UserId, online: bool) {
-        let audience = match self.presence_audience(user).await {
-            Ok(audience) => audience,
-            Err(error) => {
-                tracing::warn!(%error, user, "presence not announced");
-                return;
-            }
-        };
-        let body = Bytes::from(serde_json::json!({ "user": user, "online": online }).to_string());
-        for watcher in audience {
-            let conversation = Conversation::System(watcher).id();
-            let message = frames::notice(
-                Channel::Inbox(watcher),
-                self.ids.next(),
-                &conversation,
-                user,
-                "presence",
-                &[],
-                body.clone(),
-            );
-            self.deliver(Channel::Inbox(watcher), &message);
-        }
-    }
-
-    /// Friends and fellow group members who are online now.
-    pub async fn presence_audience(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
-        let mut audience = self.directory.friend_ids(user).await?;
-        for (group, _) in self.directory.user_groups(user).await? {
-            audience.extend(self.directory.member_ids(group.id).await?);
-        }
-        audience.sort_unstable();
-        audience.dedup();
-        audience.retain(|&other| other != user);
-        let online = self.online(&audience).await;
-        audience.retain(|other| online.contains(other));
-        Ok(audience)
     }
 
     /// A reader's device acknowledged everything up to `seq` of a private

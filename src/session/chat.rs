@@ -80,10 +80,7 @@ impl<T: Transport> Session<T> {
             .map(|(id, _)| id.clone())
             .collect();
         for id in ids {
-            loop {
-                let Some(subscription) = self.subscriptions.by_id.get(&id) else {
-                    break;
-                };
+            while let Some(subscription) = self.subscriptions.by_id.get(&id) {
                 let Some(chat) = subscription.chat.as_ref() else {
                     break;
                 };
@@ -240,11 +237,11 @@ impl<T: Transport> Session<T> {
                 self.redeliver(subscription, delivery, "nack");
             }
         }
-        if !self
+        if self
             .subscriptions
             .by_id
             .get(subscription)
-            .is_none_or(|s| s.chat.is_none())
+            .is_some_and(|s| s.chat.is_some())
         {
             self.chat_behind = true;
         }
