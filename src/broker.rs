@@ -39,10 +39,13 @@ impl Broker {
     /// A broker over the configured store (SQLite in the data directory by
     /// default).
     pub async fn open(config: Config) -> Result<Arc<Broker>, OpenError> {
-        let stores = match config.store.backend.as_str() {
+        let mut stores = match config.store.backend.as_str() {
             "postgres" => Stores::postgres(&config.store.postgres_url).await?,
             _ => Stores::sqlite(&config.server.data_dir).await?,
         };
+        if config.store.messages == "mongodb" {
+            stores = Stores::with_mongo(stores, &config.store.mongodb_url).await?;
+        }
         Broker::with_stores(config, stores).await
     }
 

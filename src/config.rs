@@ -56,6 +56,8 @@ pub struct ClusterConfig {
 pub struct StoreConfig {
     pub backend: String,
     pub postgres_url: String,
+    pub messages: String,
+    pub mongodb_url: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -220,6 +222,22 @@ impl Config {
             (other, _) => {
                 return Err(ConfigError(format!(
                     "store.backend {other:?}: use sqlite or postgres"
+                )))
+            }
+        }
+        match (
+            self.store.messages.as_str(),
+            self.store.mongodb_url.is_empty(),
+        ) {
+            ("sql", _) | ("mongodb", false) => {}
+            ("mongodb", true) => {
+                return Err(ConfigError(
+                    "store.mongodb_url is required when store.messages is mongodb".into(),
+                ))
+            }
+            (other, _) => {
+                return Err(ConfigError(format!(
+                    "store.messages {other:?}: use sql or mongodb"
                 )))
             }
         }
