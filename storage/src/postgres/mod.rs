@@ -79,6 +79,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reliable messaging",
         include_str!("../../migrations/postgres/0004_reliable_messaging.sql"),
     ),
+    (
+        5,
+        "queue leases",
+        include_str!("../../migrations/postgres/0005_queue_leases.sql"),
+    ),
 ];
 
 /// A boxed future borrowing a connection.

@@ -88,6 +88,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "reliable messaging",
         include_str!("../../migrations/sqlite/0004_reliable_messaging.sql"),
     ),
+    (
+        5,
+        "queue leases",
+        include_str!("../../migrations/sqlite/0005_queue_leases.sql"),
+    ),
 ];
 
 /// Every connection to the file, the writer's and the readers', uses these.

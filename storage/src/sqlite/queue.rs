@@ -1,7 +1,9 @@
 //! [`QueueStore`] on SQLite: the `queue_messages` table, written through
-//! the database's group-committing writer.
+//! the database's group-committing writer. Claims go through the one
+//! writer too, so they never overlap (also for two handles on one file).
 
 use std::path::Path;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -69,7 +71,8 @@ async fn insert(
 /// nothing and is not an error (the message was already acknowledged).
 const LEASE: &str =
     "UPDATE queue_messages SET deliveries = deliveries + 1, leased = 1 WHERE id = ?";
-const REQUEUE: &str = "UPDATE queue_messages SET leased = 0 WHERE id = ?";
+const REQUEUE: &str =
+    "UPDATE queue_messages SET leased = 0, owner = NULL, lease_until = NULL WHERE id = ?";
 const ACK: &str = "DELETE FROM queue_messages WHERE id = ?";
 
 async fn change(
@@ -79,6 +82,42 @@ async fn change(
 ) -> Result<(), StoreError> {
     sqlx::query(statement).bind(id).execute(connection).await?;
     Ok(())
+}
+
+/// Marks up to `limit` free messages of `queue` as `owner`'s until `lease`
+/// from now, and returns them in id order.
+async fn claim(
+    connection: &mut SqliteConnection,
+    queue: String,
+    owner: u16,
+    limit: u32,
+    lease: Duration,
+) -> Result<Vec<QueuedMessage>, StoreError> {
+    let now = unix_millis();
+    let found = sqlx::query(
+        "UPDATE queue_messages SET owner = ?, lease_until = ? WHERE id IN ( \
+             SELECT id FROM queue_messages \
+             WHERE queue = ? AND (owner IS NULL OR lease_until < ?) \
+             ORDER BY id LIMIT ?) \
+         RETURNING id, queue, headers, body, deliveries",
+    )
+    .bind(i64::from(owner))
+    .bind(now.saturating_add(millis(lease)))
+    .bind(queue)
+    .bind(now)
+    .bind(i64::from(limit))
+    .fetch_all(connection)
+    .await?;
+    let mut claimed = found
+        .iter()
+        .map(rows::queued_message)
+        .collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|message| message.id);
+    Ok(claimed)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[async_trait]
@@ -121,6 +160,53 @@ impl QueueStore for SqliteQueueStore {
         .fetch_all(self.database.readers()?)
         .await?;
         found.iter().map(rows::queued_message).collect()
+    }
+
+    async fn claim(
+        &self,
+        queue: &str,
+        owner: u16,
+        limit: u32,
+        lease: Duration,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let queue = queue.to_owned();
+        self.database
+            .write(move |connection| Box::pin(claim(connection, queue, owner, limit, lease)))
+            .await
+    }
+
+    async fn renew(&self, owner: u16, lease: Duration) -> Result<u64, StoreError> {
+        self.database
+            .write(move |connection| {
+                Box::pin(async move {
+                    let until = unix_millis().saturating_add(millis(lease));
+                    let done =
+                        sqlx::query("UPDATE queue_messages SET lease_until = ? WHERE owner = ?")
+                            .bind(until)
+                            .bind(i64::from(owner))
+                            .execute(connection)
+                            .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
+    }
+
+    async fn release_owner(&self, owner: u16) -> Result<u64, StoreError> {
+        self.database
+            .write(move |connection| {
+                Box::pin(async move {
+                    let done = sqlx::query(
+                        "UPDATE queue_messages SET leased = 0, owner = NULL, lease_until = NULL \
+                         WHERE owner = ?",
+                    )
+                    .bind(i64::from(owner))
+                    .execute(connection)
+                    .await?;
+                    Ok(done.rows_affected())
+                })
+            })
+            .await
     }
 
     /// Closes the whole database: the directory and message log kept in it

@@ -13,7 +13,8 @@
 //! keeps it alive for the test; `open` is an `async fn(&Place) -> Store` that
 //! opens the store there and may be called again to reopen it.
 //!
-//! The checks use only the trait, never a backend's own API. The
+//! The checks use only the trait, never a backend's own API; [`claims`]
+//! holds those of how a cluster's nodes share a queue. The
 //! directory and message-log contract is in [`chat`], with its own macro;
 //! dedupe, recall, search, retention, the conversation index, cursors,
 //! dead letters and files in [`reliable`], with its own.
@@ -21,10 +22,12 @@
 #[macro_use]
 pub mod chat;
 mod checks;
+mod claims;
 #[macro_use]
 pub mod reliable;
 
 pub use checks::*;
+pub use claims::*;
 
 /// Generates the contract tests for one backend, in a module named `$name`.
 macro_rules! queue_store_contract {
@@ -41,6 +44,11 @@ macro_rules! queue_store_contract {
             close_finishes_accepted_writes,
             data_survives_reopen,
             ids_are_never_reused,
+            claims_take_free_messages_oldest_first,
+            two_nodes_never_claim_the_same_message,
+            expired_leases_are_reclaimed,
+            requeue_and_release_free_claims,
+            closed_store_refuses_claims,
         ]);
     };
     (@tests $name:ident, $place:expr, $open:expr, [$($check:ident),* $(,)?]) => {
