@@ -148,3 +148,39 @@ impl Drop for BrokerProcess {
         let _ = self.child.wait();
     }
 }
+
+impl BrokerProcess {
+    /// [`BrokerProcess::spawn`] with extra environment variables, such as
+    /// `HERALD_CHAT__ACK_TIMEOUT_MS`, to adjust the config of the process.
+    pub fn spawn_with_env(data: &Path, env: &[(&str, &str)]) -> BrokerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .arg("serve")
+            .env("HERALD_SERVER__HTTP_LISTEN", "127.0.0.1:0")
+            .env("HERALD_SERVER__STOMP_LISTEN", "127.0.0.1:0")
+            .env("HERALD_SERVER__DATA_DIR", data)
+            .env("HERALD_LOG__FILTER", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut child = command.spawn().expect("herald starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("listening line");
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(name))
+                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+                .to_owned()
+        };
+        BrokerProcess {
+            http: field("http="),
+            stomp: field("stomp="),
+            child,
+        }
+    }
+}
