@@ -146,7 +146,11 @@ mod postgres_only {
         let stored = stored.expect("history");
         assert_eq!(stored.len(), usize::try_from(IDS).expect("count"));
         let seqs: Vec<i64> = stored.iter().map(|message| message.seq).collect();
-        assert_eq!(seqs, (1..=IDS).collect::<Vec<_>>(), "no seq lost to a repeat");
+        assert_eq!(
+            seqs,
+            (1..=IDS).collect::<Vec<_>>(),
+            "no seq lost to a repeat"
+        );
         for node in &nodes {
             node.close().await;
         }

@@ -309,7 +309,10 @@ async fn two_databases_on_one_file_store_each_client_msg_id_once() {
     while let Some(joined) = tasks.join_next().await {
         let appended = joined.expect("task").expect("append");
         if !appended.duplicate {
-            assert!(new.insert(appended.message.client_msg_id.clone()), "stored twice");
+            assert!(
+                new.insert(appended.message.client_msg_id.clone()),
+                "stored twice"
+            );
         }
     }
     assert_eq!(new.len(), 10);

@@ -164,7 +164,11 @@ where
         .search(&conversations, "ancient", 10)
         .await
         .expect("search");
-    assert_eq!(found, std::slice::from_ref(&kept), "purged messages are not found");
+    assert_eq!(
+        found,
+        std::slice::from_ref(&kept),
+        "purged messages are not found"
+    );
     let counts = stores.cursors.mention_counts(2).await.expect("mentions");
     assert!(counts.is_empty(), "purged mentions still count: {counts:?}");
     let hidden = stores
