@@ -10,15 +10,25 @@
 //! message's own document, written by one insert: its dedupe key, its
 //! mentions and its search words. A conversation's `seq` is taken by
 //! inserting under a unique `(conversation, seq)` index and retrying on a
-//! duplicate key (see [`messages`]). What sits beside the message (the
+//! duplicate key (see `messages`). What sits beside the message (the
 //! conversation's participants and head, file shares) is written before or
 //! after that insert so that a crash in between never hides a stored
 //! message; each module says how.
 //!
-//! Every write uses write concern `majority` with journaling, so an answer
-//! means the write survives a crash of the server (`kill -9`). There is no
-//! group commit here: each write is one round trip, and the server's
-//! journal batches them.
+//! Every write uses write concern `majority` with journaling, so on a real
+//! MongoDB an answer means the write survives a crash of the server. There
+//! is no group commit here: each write is one round trip, and the server's
+//! journal batches concurrent ones.
+//!
+//! Search is kept on this backend too, without MongoDB's `$text` (see
+//! `search`): the same whole-word, case-folded matching as the SQL
+//! backends, over words stored with each message.
+//!
+//! Production runs on a real MongoDB. The tests run on `nx-27017`, a
+//! MongoDB-wire server over SQLite (`scripts/mongo.sh`): correctness only,
+//! never performance figures. Two of its quirks shape the code: it hands
+//! small 64-bit integers back as 32-bit ones (reads accept both), and it
+//! misreads plain equality on an indexed array field (queries use `$all`).
 //!
 //! This module owns the connection, the indexes and the close gate; it
 //! must not decide who may read a conversation.

@@ -44,18 +44,7 @@ impl MongoMessageLog {
             if chunk.is_empty() {
                 return Ok(purged);
             }
-            let mut ids = Vec::with_capacity(chunk.len());
-            let mut by_conversation: BTreeMap<String, Purged> = BTreeMap::new();
-            for document in &chunk {
-                ids.push(document.get("_id").cloned().unwrap_or(Bson::Null));
-                let entry = by_conversation
-                    .entry(text(document, "conversation")?)
-                    .or_default();
-                let seq = int(document, "seq")?;
-                entry.seqs.push(seq);
-                entry.highest_seq = entry.highest_seq.max(seq);
-                entry.newest_created_at = entry.newest_created_at.max(int(document, "created_at")?);
-            }
+            let (ids, by_conversation) = group(&chunk)?;
             for (conversation, purging) in &by_conversation {
                 self.record_head(conversation, purging.highest_seq, purging.newest_created_at)
                     .await?;
@@ -69,4 +58,21 @@ impl MongoMessageLog {
             }
         }
     }
+}
+
+/// The chunk's message ids, and what it holds of each conversation.
+fn group(chunk: &[Document]) -> Result<(Vec<Bson>, BTreeMap<String, Purged>), StoreError> {
+    let mut ids = Vec::with_capacity(chunk.len());
+    let mut by_conversation: BTreeMap<String, Purged> = BTreeMap::new();
+    for document in chunk {
+        ids.push(document.get("_id").cloned().unwrap_or(Bson::Null));
+        let entry = by_conversation
+            .entry(text(document, "conversation")?)
+            .or_default();
+        let seq = int(document, "seq")?;
+        entry.seqs.push(seq);
+        entry.highest_seq = entry.highest_seq.max(seq);
+        entry.newest_created_at = entry.newest_created_at.max(int(document, "created_at")?);
+    }
+    Ok((ids, by_conversation))
 }

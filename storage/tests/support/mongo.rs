@@ -21,10 +21,12 @@ use tempfile::TempDir;
 const URL_VARIABLE: &str = "HERALD_TEST_MONGO_URL";
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/mongo.sh");
 
+/// The server's URL, once a test asked for it.
+static URL: OnceLock<String> = OnceLock::new();
+
 /// The server's URL, without a database; starts a server the first time
 /// it is needed in this process.
 pub fn server_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
     URL.get_or_init(|| match std::env::var(URL_VARIABLE) {
         Ok(url) if !url.is_empty() => url.trim_end_matches('/').to_owned(),
         _ => start_server(),
@@ -112,8 +114,12 @@ impl MongoPlace {
 
 impl Drop for MongoPlace {
     /// Drops the database, on a thread of its own because a test's runtime
-    /// may be the one dropping us.
+    /// may be the one dropping us. Without a server (it failed to start)
+    /// there is nothing to drop.
     fn drop(&mut self) {
+        let Some(server) = URL.get() else {
+            return;
+        };
         let name = self.name.clone();
         let dropper = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -121,7 +127,7 @@ impl Drop for MongoPlace {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                if let Ok(database) = MongoDatabase::connect(server_url(), &name).await {
+                if let Ok(database) = MongoDatabase::connect(server, &name).await {
                     let _ = database.drop_database().await;
                     database.close().await;
                 }
