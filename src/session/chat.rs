@@ -50,6 +50,18 @@ impl<T: Transport> Session<T> {
         let mut feed = Feed::default();
         let mut cursors = std::collections::HashMap::new();
         for start in starts {
+            // A new device starts at the last N: remember that as its
+            // cursor, so a reconnect before any ACK does not go further back.
+            if let (true, Some(device), true) =
+                (self.device_new, &self.device_id, start.delivered > 0)
+            {
+                self.broker.chat().persist_delivered(
+                    principal.user_id,
+                    device,
+                    &start.conversation,
+                    start.delivered,
+                );
+            }
             feed.start(&start.conversation, start.delivered, start.head);
             cursors.insert(start.conversation, Cursor::at(start.delivered));
         }

@@ -386,8 +386,16 @@ fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
 }
 
-/// The (conversation, seq) of a stored chat message; live notices have none.
+/// The (conversation, seq) of a stored chat message. Live notices have
+/// none of their own: a `delivered` or `read` notice's `seq` names a
+/// position in the conversation, not the notice.
 fn chat_position(message: &Message) -> Option<(String, i64)> {
+    if matches!(
+        message.headers.get("kind"),
+        Some("delivered" | "read" | "typing" | "presence")
+    ) {
+        return None;
+    }
     let seq = message.headers.get("seq")?.parse().ok()?;
     Some((message.headers.get("conversation")?.to_owned(), seq))
 }
