@@ -3,13 +3,17 @@
 //! A [`PgDatabase`] owns one connection pool and one writer task (see
 //! `writer`) that group-commits message appends and recalls, cursor
 //! writes, queue changes, file records and dead letters. Directory writes
-//! and retention purges run as one transaction each on the pool: they are rare,
-//! and their races between processes are settled by row locks and unique
-//! indexes. A message's seq is taken from its conversation's row with
-//! `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` in the transaction that
-//! stores the message, so it is contiguous whatever number of processes
-//! append. [`PgQueueStore`], [`PgDirectory`] and [`PgMessageLog`] are
-//! handles on one database; closing any of them closes it for all.
+//! and retention purges run as one transaction each on the pool: they are
+//! rare, and their races between processes are settled by row locks and
+//! unique indexes. A message's seq is taken from its conversation's row
+//! with `INSERT ... ON CONFLICT DO UPDATE ... RETURNING` in the transaction
+//! that stores the message, so it is contiguous whatever number of
+//! processes append; a `client-msg-id` is stored once because its dedupe
+//! record's primary key makes a racing second insert wait for the first
+//! commit and then fail, and the append then answers with the first
+//! message. [`PgQueueStore`], [`PgDirectory`], [`PgMessageLog`],
+//! [`PgCursors`], [`PgDeadLetters`] and [`PgFileStore`] are handles on one
+//! database; closing any of them closes it for all.
 //!
 //! This module owns the pool settings, the schema migrations (applied under
 //! PostgreSQL's advisory lock, so nodes may start together) and the SQL.

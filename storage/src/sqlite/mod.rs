@@ -1,12 +1,17 @@
 //! The embedded SQLite backend: one `herald.db` file in the data directory
-//! holds the queue store, the directory and the message log.
+//! holds the queue store, the directory, the message log, the cursors, the
+//! dead letters and the file records.
 //!
 //! A [`SqliteDatabase`] owns the file: one writer task that group-commits
 //! every write of every store together (see `writer`), and a small read
 //! pool, which WAL mode lets run beside the writer. The file is opened with
 //! `synchronous=FULL`, so a write that was answered `Ok` survives `kill -9`
-//! and power loss. [`SqliteQueueStore`], [`SqliteDirectory`] and
-//! [`SqliteMessageLog`] are handles on one database; closing any of them
+//! and power loss. Because one writer applies every write in turn (and
+//! `BEGIN IMMEDIATE` serializes it with any other process on the file), a
+//! job may check and then write, race-free: that is how a repeated
+//! `client-msg-id` is recognised. [`SqliteQueueStore`], [`SqliteDirectory`],
+//! [`SqliteMessageLog`], [`SqliteCursors`], [`SqliteDeadLetters`] and
+//! [`SqliteFileStore`] are handles on one database; closing any of them
 //! closes the database for all.
 //!
 //! This module owns the connection settings, the schema migrations and the
