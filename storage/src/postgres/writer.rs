@@ -15,6 +15,13 @@
 //! and of jobs with none, as sent). A job should lock at most the row its
 //! key names plus rows no other key-less job touches.
 //!
+//! What the order cannot cover: one sender's `client-msg-id` sent to two
+//! conversations through two nodes at once (an append locks its
+//! conversation, then waits on the other node's dedupe record), and
+//! retention purges, which run outside the writer. PostgreSQL detects such
+//! a cycle and fails one statement; its savepoint rolls back (releasing
+//! its locks) and that one caller hears `Unavailable`, which it may retry.
+//!
 //! This module must not read for callers and must not decide what errors
 //! mean (see `crate::error`).
 
