@@ -29,6 +29,7 @@ pub struct Config {
     pub api: ApiConfig,
     pub files: FilesConfig,
     pub log: LogConfig,
+    pub tls: TlsConfig,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -147,6 +148,28 @@ pub struct UserConfig {
     pub password_hash: String,
 }
 
+/// TLS listeners (`wss://` and STOMP over TLS); certificates reload on SIGHUP.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first.
+    pub cert_file: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: String,
+    /// HTTPS and `wss://` on the same routes as `server.http_listen`; empty: none.
+    #[serde(with = "optional_addr")]
+    pub wss_listen: Option<SocketAddr>,
+    /// STOMP over TLS (port 61614 by convention); empty: none.
+    #[serde(with = "optional_addr")]
+    pub stomps_listen: Option<SocketAddr>,
+}
+
+impl TlsConfig {
+    /// Whether any TLS listener is configured.
+    pub fn enabled(&self) -> bool {
+        self.wss_listen.is_some() || self.stomps_listen.is_some()
+    }
+}
+
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct LogConfig {
     pub filter: String,
@@ -240,6 +263,12 @@ impl Config {
                     "store.messages {other:?}: use sql or mongodb"
                 )))
             }
+        }
+        if self.tls.enabled() && (self.tls.cert_file.is_empty() || self.tls.key_file.is_empty()) {
+            return Err(ConfigError(
+                "tls.cert_file and tls.key_file are required when tls.wss_listen or tls.stomps_listen is set"
+                    .into(),
+            ));
         }
         if !self.server.ws_path.starts_with('/') {
             return Err(ConfigError("server.ws_path must start with '/'".into()));

@@ -6,6 +6,7 @@
 pub mod http;
 pub mod shutdown;
 mod tcp;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +31,9 @@ pub enum StartError {
     /// corruption, a wrong key file).
     #[error(transparent)]
     Open(#[from] crate::broker::OpenError),
+    /// The TLS certificate or key could not be loaded; see `[tls]`.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// A started broker: its bound addresses and how to stop it.
@@ -37,6 +41,12 @@ pub struct Server {
     pub broker: Arc<Broker>,
     pub http_addr: SocketAddr,
     pub stomp_addr: Option<SocketAddr>,
+    /// `wss://` and HTTPS, when `tls.wss_listen` is set.
+    pub wss_addr: Option<SocketAddr>,
+    /// STOMP over TLS, when `tls.stomps_listen` is set.
+    pub stomps_addr: Option<SocketAddr>,
+    /// The TLS certificates in use (reloaded on SIGHUP), when TLS is on.
+    pub certificates: Option<Arc<tls::Certificates>>,
     tasks: TaskTracker,
 }
 
@@ -85,10 +95,14 @@ impl Server {
             );
             tasks.spawn(tcp::accept_loop(listener, broker.clone(), tasks.clone()));
         }
+        let listeners = start_tls(&broker, &tasks).await?;
         Ok(Server {
             broker,
             http_addr,
             stomp_addr,
+            wss_addr: listeners.wss_addr,
+            stomps_addr: listeners.stomps_addr,
+            certificates: listeners.certificates,
             tasks,
         })
     }
@@ -99,7 +113,14 @@ impl Server {
             .stomp_addr
             .map(|a| a.to_string())
             .unwrap_or_else(|| "-".into());
-        format!("listening http={} stomp={stomp}", self.http_addr)
+        let mut line = format!("listening http={} stomp={stomp}", self.http_addr);
+        if let Some(addr) = self.wss_addr {
+            line.push_str(&format!(" wss={addr}"));
+        }
+        if let Some(addr) = self.stomps_addr {
+            line.push_str(&format!(" stomps={addr}"));
+        }
+        line
     }
 
     /// Stops accepting, closes sessions, and drains the store.
@@ -115,6 +136,54 @@ impl Server {
         }
         self.broker.close().await;
     }
+}
+
+/// What [`start_tls`] bound.
+#[derive(Default)]
+struct TlsListeners {
+    wss_addr: Option<SocketAddr>,
+    stomps_addr: Option<SocketAddr>,
+    certificates: Option<Arc<tls::Certificates>>,
+}
+
+/// Loads the certificates and binds the TLS listeners, when configured.
+async fn start_tls(broker: &Arc<Broker>, tasks: &TaskTracker) -> Result<TlsListeners, StartError> {
+    let config = &broker.config.tls;
+    if !config.enabled() {
+        return Ok(TlsListeners::default());
+    }
+    let certificates = tls::Certificates::load(config)?;
+    let mut listeners = TlsListeners {
+        certificates: Some(certificates.clone()),
+        ..TlsListeners::default()
+    };
+    if let Some(addr) = config.wss_listen {
+        let listener = bind(addr).await?;
+        listeners.wss_addr = Some(local_addr(&listener, addr)?);
+        let state = http::AppState {
+            broker: broker.clone(),
+            tasks: tasks.clone(),
+        };
+        tasks.spawn(tls::accept_wss(listener, state, certificates.clone()));
+    }
+    if let Some(addr) = config.stomps_listen {
+        let listener = bind(addr).await?;
+        listeners.stomps_addr = Some(local_addr(&listener, addr)?);
+        tasks.spawn(tls::accept_stomps(
+            listener,
+            broker.clone(),
+            certificates.clone(),
+            tasks.clone(),
+        ));
+    }
+    tasks.spawn(tls::reload_on_sighup(certificates, broker.clone()));
+    Ok(listeners)
+}
+
+fn local_addr(listener: &TcpListener, addr: SocketAddr) -> Result<SocketAddr, StartError> {
+    listener
+        .local_addr()
+        .map_err(|source| StartError::Bind { addr, source })
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
