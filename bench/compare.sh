@@ -17,7 +17,10 @@
 # Environment: OUT (results, default target/bench-compare), DOC
 # (docs/benchmarks.md), ROUNDS (2), DURATION (10s), WARMUP (3s), RATES
 # (pairs steps), CONNECTIONS ("5000 19000"), HOLD (20s), IDLE_WAIT (180, per run),
-# PROFILE (1: record a perf profile of Herald under pairs; 0: skip).
+# PROFILE (1: record a perf profile of Herald under pairs; 0: skip),
+# SCENARIOS ("connections pairs fanout durable profile": which to run), KEEP=1 (add
+# to the reports already in OUT instead of starting afresh, e.g. to run the
+# rest after `SCENARIOS=connections`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,6 +42,8 @@ FANOUT_RATES=${FANOUT_RATES:-"100 300"}
 CONNECTIONS=${CONNECTIONS:-"5000 19000"}
 IDLE_WAIT=${IDLE_WAIT:-180}
 PROFILE=${PROFILE:-1}
+SCENARIOS=${SCENARIOS:-connections pairs fanout durable profile}
+KEEP=${KEEP:-0}
 
 HERALD_WS_PORT=${HERALD_WS_PORT:-25674}
 HERALD_STOMP_PORT=${HERALD_STOMP_PORT:-25613}
@@ -147,7 +152,6 @@ wait_idle() {
     done
 }
 
-RUN=0
 # run LABEL CASE PID URL HOST SCENARIO ARGS... : one report into $OUT/results
 run() {
     local label=$1 case=$2 pid=$3 url=$4 host=$5 scenario=$6
@@ -172,9 +176,16 @@ run() {
 
 # --- the run ---------------------------------------------------------------
 
+wants() { [[ " $SCENARIOS " == *" $1 "* ]]; }
+
 mkdir -p "$OUT"
-rm -rf "$OUT/results" && mkdir -p "$OUT/results"
-: >"$OUT/runs.tsv"
+if [[ $KEEP != 1 ]]; then
+    rm -rf "$OUT/results"
+    : >"$OUT/runs.tsv"
+fi
+mkdir -p "$OUT/results"
+touch "$OUT/runs.tsv"
+RUN=$(find "$OUT/results" -name '*.json' | wc -l)
 : >"$OUT/bench.err"
 : >"$OUT/herald.err"
 log "building herald (release)"
@@ -185,7 +196,7 @@ LOAD_AT_START=$(uptime)
 TOP_AT_START=$(top -bn1 | head -n 12)
 
 # Memory per connection: a fresh broker for every run.
-for n in $CONNECTIONS; do
+wants connections && for n in $CONNECTIONS; do
     for round in $(seq 1 "$ROUNDS"); do
         start_herald
         DURATION=$HOLD run herald "connections=$n" "$HERALD_PID" "$HERALD_URL" '' connections --connections "$n"
@@ -201,7 +212,7 @@ done
 start_herald
 start_rabbit
 start_echo
-for rate in $RATES max; do
+wants pairs && for rate in $RATES max; do
     args=(--connections 20 --window 200)
     [[ $rate != max ]] && args+=(--rate "$rate")
     for round in $(seq 1 "$ROUNDS"); do
@@ -210,7 +221,7 @@ for rate in $RATES max; do
         run echo "rate=$rate" "$ECHO_PID" "$ECHO_URL" '' pairs --echo "${args[@]}"
     done
 done
-for rate in $FANOUT_RATES max; do
+wants fanout && for rate in $FANOUT_RATES max; do
     args=(--subscribers 100 --window 200)
     [[ $rate != max ]] && args+=(--rate "$rate")
     for round in $(seq 1 "$ROUNDS"); do
@@ -218,7 +229,7 @@ for rate in $FANOUT_RATES max; do
         run rabbitmq "rate=$rate" "$RABBIT_PID" "$RABBIT_URL" / fanout "${args[@]}"
     done
 done
-for window in 1 16; do
+wants durable && for window in 1 16; do
     for round in $(seq 1 "$ROUNDS"); do
         run herald "window=$window" "$HERALD_PID" "$HERALD_URL" '' durable --connections 4 --window "$window"
         run rabbitmq "window=$window" "$RABBIT_PID" "$RABBIT_URL" / durable --connections 4 --window "$window"
@@ -226,17 +237,20 @@ for window in 1 16; do
 done
 
 PROFILE_TEXT=''
-if [[ $PROFILE == 1 ]] && command -v perf >/dev/null && perf record -e cpu-clock -o "$OUT/perf-check.data" true >/dev/null 2>&1; then
+if [[ $PROFILE == 1 ]] && wants profile && command -v perf >/dev/null && perf record -e cpu-clock -o "$OUT/perf-check.data" true >/dev/null 2>&1; then
     wait_idle
     log "profiling herald under pairs --rate 20000"
+    # One connection first, so that no password check (argon2, once per
+    # credentials) falls into the profile.
+    "$HERALD" bench --url "$HERALD_URL" --duration 1s connections --connections 1 --settle 1s >/dev/null 2>&1 || true
     "$HERALD" bench --url "$HERALD_URL" --json --duration 15s --warmup 1s pairs --connections 20 --window 200 --rate 20000 \
         >"$OUT/profile-run.json" 2>>"$OUT/bench.err" &
     bench_pid=$!
-    sleep 3
+    sleep 4
     perf record -e cpu-clock -F 999 -p "$HERALD_PID" -o "$OUT/perf.data" -- sleep 10 2>>"$OUT/bench.err" >/dev/null || true
     wait "$bench_pid" || true
     PROFILE_TEXT=$(perf report -i "$OUT/perf.data" --no-children --sort symbol --stdio 2>/dev/null |
-        grep -E '^ +[0-9]' | head -n 30 || true)
+        grep -E '^ +[0-9]' | sed -e 's/ *- *- *$//' -e 's/ *$//' | head -n 30 || true)
 fi
 stop_all
 
@@ -258,13 +272,21 @@ busy_runs=$(awk -F'\t' '$6 > 0' "$OUT/runs.tsv" | wc -l)
     echo "- Herald $rev, release build, embedded defaults (SQLite store, \`synchronous=FULL\`), WebSocket on loopback"
     echo "- RabbitMQ $(dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo '?') with rabbitmq_web_stomp, Erlang $(dpkg-query -W -f='${Version}' erlang-base 2>/dev/null || echo '?'), from Debian, started by \`conformance/rabbitmq.sh\` (\`web_stomp.ws_frame = binary\`)"
     echo "- $(rustc --version)"
-    echo "- Load when the run began: \`$(echo "$LOAD_AT_START" | sed 's/^ *//')\`; busiest moment just before a run: $max_load cores busy (2-second sample, brokers idle included); runs started while a compiler was running: $busy_runs of $RUN."
+    echo "- Load when this invocation of the script began: \`$(echo "$LOAD_AT_START" | sed 's/^ *//')\`; busiest moment just before a run: $max_load cores busy (2-second sample, brokers idle included); runs started while a compiler was running: $busy_runs of $RUN."
     echo
     echo '<details><summary>top at the start</summary>'
     echo
     echo '```'
     echo "$TOP_AT_START"
     echo '```'
+    echo
+    echo '</details>'
+    echo
+    echo '<details><summary>load just before each run</summary>'
+    echo
+    echo '| run | scenario | case | broker | cores busy (all processes, 2 s) | compiler processes |'
+    echo '| --- | --- | --- | --- | --- | --- |'
+    awk -F'\t' '{ printf "| %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6 }' "$OUT/runs.tsv"
     echo
     echo '</details>'
     echo

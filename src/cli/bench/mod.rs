@@ -154,7 +154,7 @@ impl Context {
             label: self.common.label.clone(),
             case: self.common.case.clone(),
             url: self.common.url.to_string(),
-            command: std::env::args().collect::<Vec<_>>().join(" "),
+            command: command_line(),
             machine: system::machine(),
             ..Report::default()
         }
@@ -164,6 +164,21 @@ impl Context {
     pub fn visible(&self) -> bool {
         !self.common.json
     }
+}
+
+/// This run's command line, as `herald bench ...` whatever the binary's path.
+fn command_line() -> String {
+    let words: Vec<String> = std::env::args()
+        .skip(1)
+        .map(|word| {
+            if word.contains([' ', '{', '}', '*']) {
+                format!("'{word}'")
+            } else {
+                word
+            }
+        })
+        .collect();
+    format!("herald {}", words.join(" "))
 }
 
 /// `pattern` with `{n}` replaced by `n`.

@@ -340,9 +340,17 @@ fn commands(page: &mut String, cases: &[(String, BTreeMap<String, Vec<Report>>)]
     for (_, brokers) in cases {
         for label in ordered(brokers) {
             if let Some(report) = brokers[label].first() {
-                let _ = writeln!(page, "{}", report.command);
+                let _ = writeln!(page, "{}", without_binary_path(&report.command));
             }
         }
     }
     page.push_str("```\n\n</details>\n\n");
+}
+
+/// `/some/path/herald bench ...` as `herald bench ...`.
+fn without_binary_path(command: &str) -> String {
+    match command.split_once(' ') {
+        Some((binary, rest)) if binary.ends_with("/herald") => format!("herald {rest}"),
+        _ => command.to_owned(),
+    }
 }
