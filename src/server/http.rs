@@ -1,14 +1,15 @@
 //! The HTTP port: WebSocket upgrade at the configured path (STOMP over
-//! WebSocket), the JSON API under `/api`, and `/healthz`, `/readyz`,
-//! `/metrics`.
+//! WebSocket), the JSON API under `/api`, `/healthz`, `/readyz`,
+//! `/metrics`, and the built web client (`server.web_dir`) at `/`.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::{self, HeaderValue};
-use axum::http::StatusCode;
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -44,7 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .nest("/api", api::routes(&state.broker.config))
-        .fallback(|| async { ApiError::not_found("no such resource") })
+        .fallback(web_client)
         .with_state(state)
 }
 
@@ -74,6 +75,116 @@ async fn metrics(State(state): State<AppState>) -> Response {
         state.broker.metrics.render(),
     )
         .into_response()
+}
+
+/// The built web client: a file from `server.web_dir`, or its `index.html`
+/// for any other GET whose last segment names no file (the app routes in
+/// the browser). Everything else, and everything under `/api` and the
+/// WebSocket path, is the JSON 404.
+async fn web_client(State(state): State<AppState>, request: Request) -> Response {
+    let not_found = || ApiError::not_found("no such resource").into_response();
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        return not_found();
+    }
+    let path = request.uri().path();
+    let ws_path = state.broker.config.server.ws_path.trim_end_matches('/');
+    if path.starts_with("/api/")
+        || (!ws_path.is_empty() && path.starts_with(&format!("{ws_path}/")))
+    {
+        return not_found();
+    }
+    let Some(relative) = web_path(path) else {
+        return not_found();
+    };
+    let dir = &state.broker.config.server.web_dir;
+    if !relative.as_os_str().is_empty() {
+        if let Some(response) = web_file(&dir.join(&relative), relative.starts_with("assets")).await
+        {
+            return response;
+        }
+        if relative.extension().is_some() {
+            return not_found();
+        }
+    }
+    match web_file(&dir.join("index.html"), false).await {
+        Some(response) => response,
+        None if path == "/" => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!(
+                "Herald is running, but its web client is not built ({} has no index.html).\n\
+                 Start Herald with scripts/run.sh, or run `npm ci && npm run build` in web/.\n",
+                dir.display()
+            ),
+        )
+            .into_response(),
+        None => not_found(),
+    }
+}
+
+/// A request path as a path inside the web directory (empty for `/`); none
+/// for a path that could leave it or names a hidden file.
+fn web_path(path: &str) -> Option<PathBuf> {
+    let mut relative = PathBuf::new();
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        if segment.starts_with('.') || segment.contains(['\\', '\0', ':']) {
+            return None;
+        }
+        relative.push(segment);
+    }
+    Some(relative)
+}
+
+/// One file of the web client, when it exists. Vite's hashed `assets/` never
+/// change under their names; everything else is revalidated.
+async fn web_file(path: &Path, immutable: bool) -> Option<Response> {
+    if !tokio::fs::metadata(path).await.ok()?.is_file() {
+        return None;
+    }
+    let bytes = tokio::fs::read(path).await.ok()?;
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, web_content_type(path)),
+                (header::CACHE_CONTROL, cache),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            ],
+            bytes,
+        )
+            .into_response(),
+    )
+}
+
+/// The content type of a web client file, by its extension.
+fn web_content_type(path: &Path) -> &'static str {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match extension.as_str() {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" | "map" => "application/json",
+        "webmanifest" => "application/manifest+json",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "txt" => "text/plain; charset=utf-8",
+        "wasm" => "application/wasm",
+        _ => "application/octet-stream",
+    }
 }
 
 /// Answers a WebSocket upgrade and hands the socket to a session.
@@ -158,6 +269,38 @@ fn choose_subprotocol<'a>(offered: impl Iterator<Item = &'a HeaderValue>) -> Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn web_paths_stay_inside_the_web_directory() {
+        assert_eq!(web_path("/"), Some(PathBuf::new()));
+        assert_eq!(
+            web_path("/assets/index-1.js"),
+            Some(PathBuf::from("assets/index-1.js"))
+        );
+        assert_eq!(web_path("//chats//"), Some(PathBuf::from("chats")));
+        assert_eq!(web_path("/../etc/passwd"), None);
+        assert_eq!(web_path("/assets/.."), None);
+        assert_eq!(web_path("/.env"), None);
+        assert_eq!(web_path("/a\\..\\b"), None);
+        assert_eq!(web_path("/c:/x"), None);
+    }
+
+    #[test]
+    fn web_files_get_their_content_types() {
+        assert_eq!(
+            web_content_type(Path::new("index.html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            web_content_type(Path::new("assets/a.JS")),
+            "text/javascript; charset=utf-8"
+        );
+        assert_eq!(web_content_type(Path::new("favicon.svg")), "image/svg+xml");
+        assert_eq!(
+            web_content_type(Path::new("LICENSE")),
+            "application/octet-stream"
+        );
+    }
 
     #[test]
     fn subprotocol_follows_client_order_and_ignores_unknown() {
