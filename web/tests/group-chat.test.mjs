@@ -70,6 +70,8 @@ test('three users in a group with a mention', async () => {
   const mention = alice.page.locator('.message.mentioned', { hasText: 'see you at 8' });
   await mention.locator('.mention').waitFor();
   await entry.locator('.mention-marker').waitFor({ state: 'detached' });
+  await alice.send('Great, I will book the cabin 🏕️');
+  await carol.waitForText('Great, I will book the cabin');
 
   // Read counts: both others have read Alice's first message.
   const first = alice.page.locator('.message.mine', { hasText: 'Who is in for Saturday?' });
@@ -93,6 +95,14 @@ test('three users in a group with a mention', async () => {
   await bob.page.locator('.conversation', { hasText: 'Weekend trip' }).waitFor({ state: 'detached' });
   await eventually('two members left', async () => (await panel.locator('.member').count()) === 2);
 
-  assert.deepEqual(await carol.texts(), ['Who is in for Saturday?', 'Me! 🙋', '@Alice see you at 8']);
+  // Full-text search finds the message and opens its conversation.
+  await alice.openChatWith(bob);
+  await alice.section('chats');
+  await alice.page.getByLabel('Search conversations and messages').fill('cabin');
+  const results = alice.page.getByRole('region', { name: 'Messages found' });
+  await results.getByText('You: Great, I will book the cabin').click();
+  await alice.page.getByRole('heading', { name: 'Weekend trip', level: 2 }).waitFor();
+
+  assert.deepEqual(await carol.texts(), ['Who is in for Saturday?', 'Me! 🙋', '@Alice see you at 8', 'Great, I will book the cabin 🏕️']);
   browsers.assertNoErrors();
 });
