@@ -14,6 +14,9 @@
 # IDLE_WAIT seconds) until no compiler runs and the load is low, and it
 # records the load each run started under.
 #
+# bench/results/ holds the JSON reports behind the current docs/benchmarks.md
+# (`herald bench render --results bench/results ...` redraws it).
+#
 # Environment: OUT (results, default target/bench-compare), DOC
 # (docs/benchmarks.md), ROUNDS (2), DURATION (10s), WARMUP (3s), RATES
 # (pairs steps), CONNECTIONS ("5000 19000"), HOLD (20s), IDLE_WAIT (180, per run),
@@ -292,7 +295,7 @@ busy_runs=$(awk -F'\t' '$6 > 0' "$OUT/runs.tsv" | wc -l)
     echo
     echo "## Method"
     echo
-    echo "- Every case runs ${ROUNDS}x per broker, alternating Herald, RabbitMQ (and the echo server in \`pairs\`); tables show the round with the median throughput."
+    echo "- Every case runs ${ROUNDS}x per broker, alternating Herald, RabbitMQ (and the echo server in \`pairs\`); tables show the median round, and of two rounds the worse (higher p99 at a fixed rate, lower throughput flat out, more memory per connection)."
     echo "- Each run: ${WARMUP} warm-up, then ${DURATION} measured. Latency is end to end (SEND written to MESSAGE read, in one process, timestamp in the body) from an HdrHistogram. Under \`--rate\` the generator's 1 ms timers may send a message up to 2 ms late and it is still timed from when it was written; a message later than that (a full window: the broker pushes back) is timed from when it was due, so falling behind shows as latency. Flat-out (\`rate=max\`) rows measure throughput: with up to 200 messages in flight per pair their latency is mostly queueing in that window."
     echo "- Correctness is checked as it goes: every message carries a stream and sequence number; lost and duplicate messages are counted and reported (a run with any is marked failed)."
     echo "- \`pairs\`: 20 connections as 10 publisher/subscriber pairs, one \`/topic/bench.{n}\` per pair, at most 200 messages in flight per pair. The echo rows: a tokio-tungstenite server that returns every WebSocket message, driven the same way (each pair is one connection receiving its own frames): the same bytes over the same number of sockets, with no broker work."

@@ -70,7 +70,7 @@ pub fn latency_chart(path: &Path, title: &str, series: &[Series]) -> Result<(), 
         .map_err(|e| failed(&e))?;
     chart
         .configure_mesh()
-        .x_desc("per second (messages, deliveries or receipts)")
+        .x_desc("offered rate per second")
         .y_desc("latency (ms)")
         .x_label_formatter(&|x| format!("{x:.0}"))
         .y_label_formatter(&|y| format!("{y}"))

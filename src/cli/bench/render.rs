@@ -2,9 +2,8 @@
 //! `bench/compare.sh` writes them) into `docs/benchmarks.md` with a table
 //! per scenario, Herald/RabbitMQ ratios and SVG latency charts.
 //!
-//! Runs of the same scenario, case and broker are rounds; the round with
-//! the median throughput stands for them (its percentiles come from that
-//! same run, so a row never mixes runs).
+//! Runs of the same scenario, case and broker are rounds; one round stands
+//! for them (see [`median`]), so a row never mixes figures of two runs.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -60,10 +59,10 @@ pub fn run(options: Options) -> Result<(), BenchError> {
         } else {
             figures_table(&mut page, scenario, cases);
             ratios_table(&mut page, cases);
-            if cases.len() > 1 {
+            let series = latency_series(cases);
+            if series.iter().any(|line| line.points.len() > 1) {
                 let file = format!("{scenario}-latency.svg");
-                let series = latency_series(cases);
-                let title = format!("{scenario}: latency against throughput (log-log)");
+                let title = format!("{scenario}: latency against offered rate (log-log)");
                 match chart::latency_chart(&chart_dir.join(&file), &title, &series) {
                     Ok(()) => {
                         let _ = writeln!(page, "![{scenario} latency]({chart_dir_name}/{file})\n");
@@ -126,20 +125,34 @@ fn group(reports: Vec<Report>) -> Grouped {
     grouped
 }
 
-/// The round with the median throughput (connect rate for `connections`).
+/// The round that stands for a case: the median one by the case's own
+/// measure, and of two rounds the worse. The measure is p99 at a fixed
+/// rate, throughput flat out and memory per connection for `connections`.
 fn median(rounds: &[Report]) -> &Report {
-    let key = |report: &Report| {
-        report
-            .messages
-            .as_ref()
-            .filter(|_| report.connections.is_none())
-            .map(|m| m.per_s)
-            .or_else(|| report.memory.as_ref().map(|m| m.per_connection_vm_rss))
-            .unwrap_or(0.0)
+    let goodness = |report: &Report| {
+        if let Some(memory) = &report.memory {
+            return -memory.per_connection_vm_rss;
+        }
+        let fixed_rate = report
+            .settings
+            .get("rate")
+            .is_some_and(|rate| !rate.is_null());
+        match (&report.messages, &report.latency_us) {
+            (_, Some(latency)) if fixed_rate => -latency.p99,
+            (Some(messages), _) => messages.per_s,
+            _ => 0.0,
+        }
     };
     let mut order: Vec<&Report> = rounds.iter().collect();
-    order.sort_by(|a, b| key(a).total_cmp(&key(b)));
-    order[order.len() / 2]
+    order.sort_by(|a, b| goodness(a).total_cmp(&goodness(b)));
+    order[(order.len() - 1) / 2]
+}
+
+/// Where a case sits on a chart's load axis: its offered rate. Flat-out
+/// cases have none and stay off the charts (their latency is the window's
+/// queueing, not a response to load).
+fn offered_load(report: &Report) -> Option<f64> {
+    report.settings.get("rate").and_then(|rate| rate.as_f64())
 }
 
 fn display(label: &str) -> &str {
@@ -258,7 +271,8 @@ fn figures_table(
         }
     }
     page.push_str(
-        "\nlost and dup add up every round; the other figures are the median round's.\n\n",
+        "\nlost and dup add up every round; the other figures are one round's: the median, \
+         and of two rounds the worse (higher p99 at a fixed rate, lower throughput flat out).\n\n",
     );
 }
 
@@ -311,10 +325,13 @@ fn latency_series(cases: &[(String, BTreeMap<String, Vec<Report>>)]) -> Vec<Seri
                 (Percentile::P99, l.p99),
                 (Percentile::P999, l.p999),
             ] {
+                let Some(x) = offered_load(report).filter(|x| *x > 0.0) else {
+                    continue;
+                };
                 if m.per_s <= 0.0 || value <= 0.0 {
                     continue;
                 }
-                let point = (m.per_s, value / 1000.0);
+                let point = (x, value / 1000.0);
                 match series
                     .iter_mut()
                     .find(|s| s.broker == *label && s.percentile == percentile)
