@@ -112,32 +112,52 @@ fn send_and_subscribe_over_websocket_and_tcp() {
 fn interactive_mode_prints_what_arrives() {
     let data = tempfile::tempdir().unwrap();
     let broker = BrokerProcess::spawn(data.path());
-    let mut child = herald(&[
-        "client",
-        "--url",
-        broker.ws_url().as_ref(),
-        "interactive",
-    ])
-    .stdin(Stdio::piped())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
+    let mut child = herald(&["client", "--url", broker.ws_url().as_ref(), "interactive"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
+    // Read what the client prints on a thread, so the test waits for the
+    // frames to arrive instead of guessing how long that takes.
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if lines_tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
     stdin.write_all(b"sub /topic/chat\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let mut out = String::new();
+    let mut wait_for = |needle: &str, out: &mut String| loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no {needle:?} in {out}"));
+        out.push_str(&line);
+        out.push('\n');
+        if line.contains(needle) {
+            return;
+        }
+    };
+    wait_for("subscription id 1", &mut out);
     stdin
         .write_all(
             b"send /topic/chat hello there\nraw\nSEND\ndestination:/topic/chat\n\nraw frame\n.\n",
         )
         .unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    wait_for("hello there", &mut out);
+    wait_for("raw frame", &mut out);
     drop(stdin);
-    let out = succeed(child.wait_with_output().unwrap());
-    assert!(out.contains("subscription id 1"), "{out}");
-    assert_eq!(out.matches("MESSAGE\n").count(), 2, "{out}");
-    assert!(out.contains("hello there"), "{out}");
-    assert!(out.contains("raw frame"), "{out}");
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{out}");
+    assert_eq!(out.matches("MESSAGE").count(), 2, "{out}");
 }
 
 #[test]
