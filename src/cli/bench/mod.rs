@@ -99,6 +99,10 @@ pub struct Common {
     /// Loopback source addresses (127.0.0.2 ...) to spread connections over.
     #[arg(long, global = true, default_value_t = 32)]
     source_addresses: u32,
+    /// How long opening one connection (socket, WebSocket, CONNECT,
+    /// SUBSCRIBE) may take before it counts as failed.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    connect_timeout: Duration,
     /// How long in-flight messages may take to arrive after the window.
     #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
     drain_timeout: Duration,
@@ -140,6 +144,7 @@ impl Context {
         target.passcode = common.passcode.clone();
         target.heart_beat = heart_beat;
         target.sources = common.source_addresses;
+        target.timeout = common.connect_timeout;
         Ok(Context {
             target,
             common,
