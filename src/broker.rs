@@ -19,6 +19,8 @@ pub struct Broker {
     pub router: Router,
     pub auth: Authenticator,
     pub metrics: Arc<Metrics>,
+    /// Per-IP and per-account abuse limits.
+    pub abuse: crate::abuse::Abuse,
     /// Cancelled when the broker starts shutting down; sessions watch it.
     pub shutdown: CancellationToken,
     stores: Stores,
@@ -68,6 +70,7 @@ impl Broker {
         )
         .await?;
         Ok(Arc::new(Broker {
+            abuse: crate::abuse::Abuse::new(&config),
             limits: config.protocol_limits(),
             auth,
             router,

@@ -67,6 +67,8 @@ pub struct StompConfig {
     pub heartbeat_receive_ms: u64,
     pub heartbeat_floor_ms: u64,
     pub connect_timeout_ms: u64,
+    /// A frame begun must be complete within this; 0: no limit.
+    pub frame_timeout_ms: u64,
     pub error_linger_ms: u64,
     pub outbound_queue: usize,
     pub max_subscriptions: usize,
@@ -79,6 +81,19 @@ pub struct LimitsConfig {
     pub max_headers: usize,
     pub max_header_line: usize,
     pub max_body_bytes: usize,
+    /// Open connections (TCP, TLS and WebSocket) per client IP; 0: no limit.
+    pub connections_per_ip: usize,
+    /// SEND frames per second per client IP, over all its connections; 0: no limit.
+    pub sends_per_second_per_ip: u32,
+    /// Failed password logins per account per minute before further
+    /// attempts are refused until the minute ends; 0: no limit.
+    pub login_failures_per_minute: u32,
+    /// Failed password logins per client IP per minute; 0: no limit.
+    pub login_failures_per_minute_per_ip: u32,
+    /// Addresses the per-IP limits do not apply to (a reverse proxy on
+    /// loopback, load generators).
+    #[serde(default)]
+    pub exempt_ips: Vec<std::net::IpAddr>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -8,6 +8,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod abuse;
 pub mod acl;
 pub mod api;
 pub mod auth;

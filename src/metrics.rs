@@ -35,6 +35,7 @@ counters! {
     connections_open: "gauge", "Connections open now.";
     websocket_connections_total: "counter", "WebSocket connections accepted.";
     tcp_connections_total: "counter", "Plain TCP connections accepted.";
+    connections_refused_total: "counter", "Connections refused at accept: limits.connections_per_ip reached.";
     tls_connections_total: "counter", "TLS connections accepted (STOMP over TLS and HTTPS/wss).";
     frames_in_total: "counter", "Frames received from clients.";
     frames_out_total: "counter", "Frames sent to clients, heart-beats excluded.";

@@ -1,15 +1,18 @@
 //! Registering, logging in, refreshing tokens and logging out.
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use herald_storage::{Account, NewUser};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{validate, ApiError, Authenticated, JsonBody};
-use crate::auth::{hash_password, TokenKind};
+use crate::abuse::LoginLimited;
+use crate::auth::{hash_password, AuthError, TokenKind};
 use crate::server::http::AppState;
 
 #[derive(Deserialize)]
@@ -73,16 +76,48 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(session_body(&state, &account))))
 }
 
+/// Checks a password; failures count against the account and the caller's
+/// address (`limits.login_failures_per_minute*`), and beyond them the
+/// answer is 429 until the minute ends.
 pub async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     JsonBody(body): JsonBody<Login>,
-) -> Result<impl IntoResponse, ApiError> {
-    let account = state
+) -> Response {
+    let abuse = &state.broker.abuse;
+    if let Err(limited) = abuse.check_login(&body.username, peer.ip()) {
+        return too_many_logins(limited);
+    }
+    match state
         .broker
         .auth
         .password(&body.username, &body.password)
-        .await?;
-    Ok(Json(session_body(&state, &account)))
+        .await
+    {
+        Ok(account) => Json(session_body(&state, &account)).into_response(),
+        Err(error) => {
+            if matches!(error, AuthError::BadCredentials) {
+                abuse.login_failed(&body.username, peer.ip());
+            }
+            ApiError::from(error).into_response()
+        }
+    }
+}
+
+/// 429 with `Retry-After`, in the API's error shape.
+fn too_many_logins(limited: LoginLimited) -> Response {
+    let seconds = limited.retry_after.as_secs().max(1);
+    let body = json!({
+        "error": "too_many_requests",
+        "message": limited.to_string(),
+        "retry_after": seconds,
+    });
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, seconds.to_string())],
+        Json(body),
+    )
+        .into_response()
 }
 
 pub async fn refresh(

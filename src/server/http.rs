@@ -211,9 +211,19 @@ async fn upgrade(
         .into_response();
     };
     let protocol = choose_subprotocol(headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter());
+    let Some(place) = state.broker.abuse.connections.admit(peer.ip()) else {
+        Metrics::inc(&state.broker.metrics.connections_refused_total);
+        return ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "limits.connections_per_ip is reached for your address; close a connection first",
+        )
+        .into_response();
+    };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let broker = state.broker.clone();
     state.tasks.spawn(async move {
+        let _place = place;
         let upgraded = match on_upgrade.await {
             Ok(upgraded) => upgraded,
             Err(error) => {

@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
 use crate::broker::Broker;
@@ -19,14 +20,19 @@ pub async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, tasks: Task
         };
         match accepted {
             Ok((stream, peer)) => {
+                let Some(place) = broker.abuse.connections.admit(peer.ip()) else {
+                    Metrics::inc(&broker.metrics.connections_refused_total);
+                    tokio::spawn(refuse(stream, peer));
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 Metrics::inc(&broker.metrics.connections_total);
                 Metrics::inc(&broker.metrics.tcp_connections_total);
-                tasks.spawn(session::serve(
-                    broker.clone(),
-                    StreamTransport::new(stream),
-                    peer,
-                ));
+                let session = session::serve(broker.clone(), StreamTransport::new(stream), peer);
+                tasks.spawn(async move {
+                    let _place = place;
+                    session.await;
+                });
             }
             Err(error) => {
                 // Typically out of file descriptors: back off instead of spinning.
@@ -35,4 +41,16 @@ pub async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, tasks: Task
             }
         }
     }
+}
+
+/// Turns away a connection over `limits.connections_per_ip`: one ERROR
+/// frame, given a second at most, then close.
+async fn refuse(mut stream: TcpStream, peer: std::net::SocketAddr) {
+    tracing::debug!(%peer, "connection refused: limits.connections_per_ip reached");
+    let error = b"ERROR\nmessage:too many connections from your address\ncontent-type:text/plain\ncontent-length:50\n\nlimits.connections_per_ip is reached for this IP.\n\0";
+    let write = async {
+        let _ = stream.write_all(error).await;
+        let _ = stream.shutdown().await;
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), write).await;
 }

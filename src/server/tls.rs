@@ -161,11 +161,18 @@ async fn accept_tls<F, Fut>(
                 continue;
             }
         };
+        let Some(place) = broker.abuse.connections.admit(peer.ip()) else {
+            // No ERROR frame: nothing can be said before the handshake.
+            Metrics::inc(&broker.metrics.connections_refused_total);
+            tracing::debug!(%peer, "TLS connection refused: limits.connections_per_ip reached");
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let acceptor = certificates.acceptor();
         let timeout = broker.config.stomp.connect_timeout();
         let serve = serve.clone();
         tasks.spawn(async move {
+            let _place = place;
             match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => serve(tls, peer).await,
                 Ok(Err(error)) => tracing::debug!(%error, %peer, "TLS handshake failed"),

@@ -7,6 +7,8 @@ use herald_protocol::heartbeat::{negotiate, HeartBeat};
 use herald_protocol::{Command, Escaping, Frame, Version};
 
 use super::{HeartBeats, Refusal, Session};
+use crate::auth::jwt::looks_like_jwt;
+use crate::auth::AuthError;
 use crate::transport::Transport;
 
 /// The `server` header of CONNECTED.
@@ -46,12 +48,24 @@ impl<T: Transport> Session<T> {
             })?,
         };
         let authorization = frame.get("Authorization").or(frame.get("authorization"));
+        let password_login = self.password_login(&frame, authorization);
+        if let Some(login) = password_login {
+            self.broker
+                .abuse
+                .check_login(login, self.peer.ip())
+                .map_err(|limited| Refusal::new(limited.to_string()))?;
+        }
         let principal = self
             .broker
             .auth
             .connect(frame.get("login"), frame.get("passcode"), authorization)
             .await
-            .map_err(|error| Refusal::new(error.to_string()))?;
+            .map_err(|error| {
+                if let (Some(login), AuthError::BadCredentials) = (password_login, &error) {
+                    self.broker.abuse.login_failed(login, self.peer.ip());
+                }
+                Refusal::new(error.to_string())
+            })?;
         self.device_id = frame
             .get("device-id")
             .map(str::to_owned)
@@ -107,5 +121,15 @@ impl<T: Transport> Session<T> {
         }
         self.write_frame(&connected);
         Ok(())
+    }
+
+    /// The `login` of a CONNECT that logs in with a password (not a token),
+    /// whose failures count against the login limits.
+    fn password_login<'f>(&self, frame: &'f Frame, authorization: Option<&str>) -> Option<&'f str> {
+        let bearer = authorization.is_some_and(|value| value.starts_with("Bearer "));
+        let token = frame.get("passcode").is_some_and(looks_like_jwt);
+        frame
+            .get("login")
+            .filter(|login| !login.is_empty() && !bearer && !token)
     }
 }

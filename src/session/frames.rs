@@ -93,6 +93,12 @@ impl<T: Transport> Session<T> {
     }
 
     async fn send(&mut self, frame: Frame) -> Result<Flow, Refusal> {
+        if !self.broker.abuse.allow_send(self.peer.ip()) {
+            return Err(Refusal::new(format!(
+                "too many SEND frames from your address: at most {} per second (limits.sends_per_second_per_ip)",
+                self.broker.config.limits.sends_per_second_per_ip
+            )));
+        }
         let destination = required(&frame, "destination")?;
         self.broker
             .router

@@ -81,6 +81,8 @@ pub struct Session<T> {
     device_new: bool,
     /// The bus lost messages: compare chat feeds with the store.
     resync: bool,
+    /// When the first bytes of a frame not yet complete were read.
+    frame_started: Option<Instant>,
 }
 
 /// Serves one connection until it closes, then undoes its subscriptions.
@@ -94,8 +96,10 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         peer,
         handle,
         inbox,
-        read_buffer: BytesMut::with_capacity(4096),
-        write_buffer: BytesMut::with_capacity(4096),
+        // Empty until bytes arrive: most chat connections are idle most of
+        // the time, and each idle one should cost as little as possible.
+        read_buffer: BytesMut::new(),
+        write_buffer: BytesMut::new(),
         pending_writes: Vec::new(),
         version: Version::V1_2,
         principal: None,
@@ -112,6 +116,7 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         chat_behind: false,
         device_new: false,
         resync: false,
+        frame_started: None,
     };
     Metrics::inc(&session.broker.metrics.connections_open);
     let reason = session.run().await;
@@ -174,6 +179,7 @@ impl<T: Transport> Session<T> {
         redelivery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             while let Some(frame) = self.next_frame()? {
+                self.frame_started = None;
                 match self.handle_frame(frame).await {
                     Flow::Continue => {}
                     Flow::Disconnect => {
@@ -194,6 +200,7 @@ impl<T: Transport> Session<T> {
                 Err(reason) => return Ok(reason),
             }
             let chat_unacked = self.subscriptions.has_chat_unacked();
+            let frame_deadline = self.frame_deadline();
             tokio::select! {
                 biased;
                 _ = self.broker.shutdown.cancelled() => return Ok(self.shutdown().await),
@@ -220,10 +227,30 @@ impl<T: Transport> Session<T> {
                     }
                 }
                 _ = redelivery.tick(), if chat_unacked => self.redeliver_expired(),
+                _ = sleep_until(frame_deadline.unwrap_or_else(Instant::now)), if frame_deadline.is_some() => {
+                    let timeout = self.broker.config.stomp.frame_timeout_ms;
+                    let refusal = Refusal::with_detail(
+                        format!("frame not completed within stomp.frame_timeout_ms ({timeout} ms)"),
+                        "send each frame whole; a frame begun must end in time",
+                    );
+                    return Ok(self.refuse(refusal, None).await);
+                }
                 // More stored messages to write: go round again at once.
                 _ = std::future::ready(()), if self.chat_behind => {}
             }
         }
+    }
+
+    /// When the frame in progress (bytes read, frame not yet complete) runs
+    /// out of time; none when the buffer holds no partial frame.
+    fn frame_deadline(&mut self) -> Option<Instant> {
+        let timeout = self.broker.config.stomp.frame_timeout_ms;
+        if timeout == 0 || self.read_buffer.is_empty() {
+            self.frame_started = None;
+            return None;
+        }
+        let started = *self.frame_started.get_or_insert_with(Instant::now);
+        Some(started + Duration::from_millis(timeout))
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, Refusal> {
