@@ -12,12 +12,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use herald_protocol::heartbeat::HeartBeat;
 use herald_protocol::{encode, Command, Decoder, Frame, Limits};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -27,6 +27,8 @@ use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 use url::Url;
 
+pub use super::reader::Reader;
+use super::reader::Source;
 use crate::client::describe_error;
 
 /// Why a benchmark connection failed. Every variant ends that connection
@@ -59,7 +61,7 @@ pub enum LinkError {
     Unexpected(Command),
 }
 
-type Socket = WebSocketStream<TcpStream>;
+pub(super) type Socket = WebSocketStream<TcpStream>;
 
 /// Where and how to connect; shared by every connection of a run.
 #[derive(Clone, Debug)]
@@ -150,11 +152,7 @@ impl Target {
                 heart_beat: None,
                 last_write: Instant::now(),
             },
-            reader: Reader {
-                source,
-                decoder: Decoder::new(generous_limits()),
-                buffer: BytesMut::with_capacity(4096),
-            },
+            reader: Reader::new(source, Decoder::new(generous_limits())),
         };
         link.connect(self).await?;
         Ok(link)
@@ -371,56 +369,6 @@ pub async fn keep_alive(mut writer: Writer, stop: tokio_util::sync::Cancellation
     }
 }
 
-enum Source {
-    WebSocket(SplitStream<Socket>),
-    Tcp(OwnedReadHalf),
-}
-
-/// The receiving half: frames in, heart-beats skipped.
-pub struct Reader {
-    source: Source,
-    decoder: Decoder,
-    buffer: BytesMut,
-}
-
-impl Reader {
-    /// The next frame; [`LinkError::Closed`] when the broker closed.
-    /// Cancel-safe: a partly read frame stays in the buffer.
-    pub async fn next_frame(&mut self) -> Result<Frame, LinkError> {
-        loop {
-            if let Some(frame) = self.decoder.decode(&mut self.buffer)? {
-                return Ok(frame);
-            }
-            match &mut self.source {
-                Source::WebSocket(source) => match source.next().await {
-                    None => return Err(LinkError::Closed),
-                    Some(Err(error)) => return Err(io_error(error)),
-                    Some(Ok(Message::Text(text))) => self.buffer.extend_from_slice(text.as_bytes()),
-                    Some(Ok(Message::Binary(data))) => self.buffer.extend_from_slice(&data),
-                    Some(Ok(Message::Close(_))) => return Err(LinkError::Closed),
-                    Some(Ok(_)) => {}
-                },
-                Source::Tcp(stream) => {
-                    if self.buffer.capacity() - self.buffer.len() < 1024 {
-                        self.buffer.reserve(16 * 1024);
-                    }
-                    let read = stream.read_buf(&mut self.buffer).await.map_err(io_error)?;
-                    if read == 0 {
-                        return Err(LinkError::Closed);
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`Reader::next_frame`] with a time limit.
-    pub async fn next_frame_within(&mut self, limit: Duration) -> Result<Frame, LinkError> {
-        tokio::time::timeout(limit, self.next_frame())
-            .await
-            .map_err(|_| LinkError::Timeout)?
-    }
-}
-
-fn io_error(error: impl std::fmt::Display) -> LinkError {
+pub(super) fn io_error(error: impl std::fmt::Display) -> LinkError {
     LinkError::Io(error.to_string())
 }

@@ -2,7 +2,7 @@
 //! WebSocket or TCP, so Herald and another broker run the same scenarios.
 //!
 //! Each scenario is one file (`connections`, `pairs`, `fanout`, `durable`);
-//! [`link`] is one connection, [`flow`] the publisher and receiver loops
+//! [`link`] is one connection (its reading half in [`reader`]), [`flow`] the publisher and receiver loops
 //! that `pairs` and `fanout` share, [`message`] the stamped bodies and the
 //! loss/duplicate tally, [`report`] the results, [`system`] what `/proc`
 //! says about CPU and memory. Two hidden subcommands serve `bench/compare.sh`:
@@ -20,6 +20,7 @@ mod link;
 mod message;
 mod pairs;
 mod progress;
+mod reader;
 mod render;
 mod report;
 mod system;
