@@ -52,7 +52,7 @@ impl<S> StreamTransport<S> {
     pub fn new(stream: S) -> StreamTransport<S> {
         StreamTransport {
             stream,
-            pending: BytesMut::with_capacity(4096),
+            pending: BytesMut::new(),
         }
     }
 }

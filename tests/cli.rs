@@ -136,7 +136,7 @@ fn interactive_mode_prints_what_arrives() {
     });
     stdin.write_all(b"sub /topic/chat\n").unwrap();
     let mut out = String::new();
-    let mut wait_for = |needle: &str, out: &mut String| loop {
+    let wait_for = |needle: &str, out: &mut String| loop {
         let line = lines
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("no {needle:?} in {out}"));

@@ -6,6 +6,10 @@ use argon2::Argon2;
 
 /// An argon2id PHC string for `password`.
 pub async fn hash_password(password: String) -> Result<String, String> {
+    let _slot = ARGON2_SLOTS
+        .acquire()
+        .await
+        .map_err(|error| error.to_string())?;
     tokio::task::spawn_blocking(move || hash_password_now(&password))
         .await
         .map_err(|error| error.to_string())?
@@ -20,9 +24,17 @@ pub fn hash_password_now(password: &str) -> Result<String, String> {
         .map_err(|error| error.to_string())
 }
 
+/// At most this many argon2 computations at once: each takes ~19 MiB and a
+/// core for tens of milliseconds, so a burst of logins must queue rather
+/// than spread over every blocking thread (and keep that memory).
+static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// Whether `password` matches the PHC string `hash`. A malformed hash never
 /// matches.
 pub async fn verify_password(password: String, hash: String) -> bool {
+    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {

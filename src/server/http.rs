@@ -234,7 +234,12 @@ async fn upgrade(
         // A WebSocket message can never be larger than the largest frame
         // (plus slack for EOLs), so tungstenite refuses oversize ones early.
         let limit = broker.limits.max_frame_bytes + 1024;
+        // tungstenite's defaults (128 KiB read buffer, 128 KiB write
+        // target) would cost every idle chat connection a quarter of a
+        // MiB; small buffers grow only while a large frame passes.
         let config = WebSocketConfig::default()
+            .read_buffer_size(4 * 1024)
+            .write_buffer_size(16 * 1024)
             .max_message_size(Some(limit))
             .max_frame_size(Some(limit));
         let socket =
