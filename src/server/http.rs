@@ -231,9 +231,12 @@ async fn upgrade(
                 return;
             }
         };
-        // A WebSocket message can never be larger than the largest frame
-        // (plus slack for EOLs), so tungstenite refuses oversize ones early.
-        let limit = broker.limits.max_frame_bytes + 1024;
+        // Oversize frames are refused by the STOMP decoder, which answers
+        // with an ERROR and drains the rest before closing. tungstenite's
+        // own limit is a backstop a few times higher: past it the socket
+        // can only be dropped, and a client still sending may then lose
+        // the ERROR to a reset.
+        let limit = (broker.limits.max_frame_bytes + 1024).saturating_mul(4);
         // tungstenite's defaults (128 KiB read buffer, 128 KiB write
         // target) would cost every idle chat connection a quarter of a
         // MiB; small buffers grow only while a large frame passes.
