@@ -1,14 +1,15 @@
-//! The web client in a real browser: builds `web/` when its sources are
-//! newer than `web/dist`, then runs the Playwright tests in `web/tests/`
+//! The web client in a real browser: type-checks and builds `web/` into a
+//! directory of its own (so a concurrent build of `web/dist` cannot pull
+//! the files away mid-test), then runs the Playwright tests in `web/tests/`
 //! (playwright-core driving Debian's chromium), each of which starts its
-//! own `herald serve` (this build's binary) on a free port.
+//! own `herald serve` (this build's binary) on a free port, serving that
+//! build.
 //!
 //! Chromium and `web/node_modules` are installed by `scripts/web-deps.sh`;
 //! without them this test fails (it never skips).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -24,21 +25,6 @@ fn missing(what: &str) -> ! {
          and the web client's npm packages (web/node_modules)",
         root().display()
     );
-}
-
-/// The newest modification time of the files under `path`.
-fn newest(path: &Path) -> SystemTime {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(_) => return SystemTime::UNIX_EPOCH,
-    };
-    let mut newest = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-    if meta.is_dir() {
-        for entry in std::fs::read_dir(path).into_iter().flatten().flatten() {
-            newest = newest.max(self::newest(&entry.path()));
-        }
-    }
-    newest
 }
 
 fn run(command: &mut Command, what: &str) {
@@ -61,28 +47,21 @@ fn web_client_in_a_real_browser() {
         }
     }
 
-    let built = newest(&web.join("dist").join("index.html"));
-    let sources = [
-        "src",
-        "public",
-        "index.html",
-        "package.json",
-        "package-lock.json",
-        "vite.config.ts",
-        "tsconfig.app.json",
-    ]
-    .iter()
-    .map(|path| newest(&web.join(path)))
-    .max()
-    .unwrap_or(SystemTime::UNIX_EPOCH);
-    if built == SystemTime::UNIX_EPOCH || sources > built {
-        run(
-            Command::new("npm")
-                .args(["run", "build", "--silent"])
-                .current_dir(&web),
-            "npm run build in web/ (type check and bundle)",
-        );
-    }
+    let dist = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-dist");
+    run(
+        Command::new("npm")
+            .args([
+                "run",
+                "build",
+                "--silent",
+                "--",
+                "--emptyOutDir",
+                "--outDir",
+            ])
+            .arg(&dist)
+            .current_dir(&web),
+        "npm run build in web/ (type check and bundle)",
+    );
 
     run(
         Command::new("node")
@@ -95,7 +74,8 @@ fn web_client_in_a_real_browser() {
             .arg("tests/")
             .current_dir(&web)
             .env("HERALD_BIN", env!("CARGO_BIN_EXE_herald"))
-            .env("HERALD_CHROMIUM", &chromium),
+            .env("HERALD_CHROMIUM", &chromium)
+            .env("HERALD_WEB_DIST", &dist),
         "the browser tests in web/tests/ (screenshots in web/test-results/)",
     );
 }

@@ -13,6 +13,8 @@ import assert from 'node:assert/strict';
 export const WEB = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = resolve(WEB, '..');
 export const RESULTS = join(WEB, 'test-results');
+/** The built app Herald serves: web/dist, or the build tests/web.rs made. */
+export const DIST = process.env.HERALD_WEB_DIST ?? join(WEB, 'dist');
 export const CHROMIUM = process.env.HERALD_CHROMIUM ?? '/usr/bin/chromium';
 const FLAGS = [
   '--headless',
@@ -29,8 +31,8 @@ export async function loadPlaywright() {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`${CHROMIUM} is missing: run scripts/web-deps.sh (it installs Debian's chromium)`);
   }
-  if (!existsSync(join(WEB, 'dist', 'index.html'))) {
-    throw new Error('web/dist is not built: run `npm run build` in web/ (scripts/web-deps.sh installs what it needs)');
+  if (!existsSync(join(DIST, 'index.html'))) {
+    throw new Error(`${DIST} is not built: run \`npm run build\` in web/ (scripts/web-deps.sh installs what it needs)`);
   }
   try {
     return await import('playwright-core');
@@ -66,7 +68,7 @@ export class Herald {
         HERALD_SERVER__HTTP_LISTEN: this.listen,
         HERALD_SERVER__STOMP_LISTEN: '',
         HERALD_SERVER__DATA_DIR: this.dataDir,
-        HERALD_SERVER__WEB_DIR: join(WEB, 'dist'),
+        HERALD_SERVER__WEB_DIR: DIST,
         HERALD_SERVER__SHUTDOWN_GRACE_MS: '1000',
         HERALD_LOG__FILTER: process.env.HERALD_LOG__FILTER ?? 'warn',
       },

@@ -410,7 +410,8 @@ export const useChat = defineStore('chat', () => {
       c.lastSeq = seq;
       c.updatedAt = Math.max(c.updatedAt, m.timestamp);
       if (kind !== 'recall') c.lastMessage = m;
-      if (sender === me()) c.readSeq = Math.max(c.readSeq, seq);
+      // Herald moves a sender's read position past their own message.
+      if (sender === me()) c.readSeq = c.readSent = Math.max(c.readSeq, seq);
       else if (m.mentionsMe && kind === 'message') c.mentions += 1;
       if (sender !== me() && c.groupId === null) contacts.ensureUser(sender).catch(() => {});
       if (c.type === 'group') contacts.ensureUser(sender).catch(() => {});
@@ -731,7 +732,7 @@ export const useChat = defineStore('chat', () => {
       c.lastMessage = stored;
       c.updatedAt = Math.max(c.updatedAt, stored.timestamp);
     }
-    c.readSeq = Math.max(c.readSeq, seq);
+    c.readSeq = c.readSent = Math.max(c.readSeq, seq);
   }
 
   function onError(frame: IFrame): void {
