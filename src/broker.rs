@@ -11,7 +11,7 @@ use crate::chat::Chat;
 use crate::cluster::ClusterLink;
 use crate::config::Config;
 use crate::metrics::Metrics;
-use crate::router::Router;
+use crate::router::{Claims, Router};
 
 pub struct Broker {
     pub config: Config,
@@ -57,16 +57,23 @@ impl Broker {
         let auth = Authenticator::new(&config, stores.directory.clone(), tokens);
         auth.bootstrap(&config).await?;
         let chat = Arc::new(Chat::new(&config, &stores));
+        let mut claims = None;
         if !config.cluster.redis_url.is_empty() {
             let link =
-                ClusterLink::connect(&config.cluster.redis_url, config.server.node_id).await?;
-            chat.join(Arc::new(link));
+                Arc::new(ClusterLink::connect(&config.cluster, config.server.node_id).await?);
+            chat.join(link.clone());
+            claims = Some(Claims {
+                link,
+                lease: config.cluster.queue_lease(),
+                poll: config.cluster.queue_poll(),
+            });
         }
         let router = Router::start(
             stores.queue.clone(),
             chat,
             Acl::new(config.acl.clone()),
             metrics.clone(),
+            claims,
         )
         .await?;
         Ok(Arc::new(Broker {
@@ -81,8 +88,13 @@ impl Broker {
         }))
     }
 
-    /// Finishes in-flight store writes and closes the stores.
+    /// Finishes in-flight store writes and closes the stores. In a cluster
+    /// it first gives back the queue messages this node still holds, so
+    /// that other nodes need not wait for their leases to run out.
     pub async fn close(&self) {
+        if let Err(error) = self.router.release_queue_claims().await {
+            tracing::warn!(%error, "queue messages not given back; they return when their leases end");
+        }
         self.stores.close().await;
     }
 

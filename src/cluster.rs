@@ -6,9 +6,14 @@
 //! On the bus a message travels as a STOMP MESSAGE frame (the broker's own
 //! codec) with `x-herald-origin` and `x-herald-mentions` headers, so no
 //! second encoding exists for it.
+//!
+//! `/queue` messages are not carried by the bus: they stay in the shared
+//! store, where nodes claim them (see `router::queue`). The bus only
+//! announces them, on `q:{name}` with the announcing node's id as payload,
+//! so that idle consumers on other nodes claim without waiting for a poll;
+//! this loop also renews the node's queue leases.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use herald_protocol::{encode, Command, Decoder, Frame, Headers, Limits};
@@ -16,13 +21,12 @@ use herald_storage::cluster::{Bus, BusEvent, RedisCluster, Shared};
 use herald_storage::StoreError;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ClusterConfig;
 use crate::delivery::Message;
 
 const ORIGIN: &str = "x-herald-origin";
 const MENTIONS: &str = "x-herald-mentions";
 
-/// How often a node re-announces its users' presence.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Feeds compare themselves with the store every this many heartbeats.
 const RESYNC_EVERY: u64 = 6;
 
@@ -34,13 +38,31 @@ pub struct ClusterLink {
 }
 
 impl ClusterLink {
-    pub async fn connect(url: &str, node: u16) -> Result<ClusterLink, StoreError> {
-        let redis = Arc::new(RedisCluster::connect(url).await?);
+    /// Connects node `node` to the cluster's Redis.
+    pub async fn connect(config: &ClusterConfig, node: u16) -> Result<ClusterLink, StoreError> {
+        let redis = RedisCluster::connect(&config.redis_url)
+            .await?
+            .with_presence_ttl(config.presence_ttl());
+        let redis = Arc::new(redis);
         Ok(ClusterLink {
             node,
             bus: redis.clone(),
             shared: redis,
         })
+    }
+
+    /// Tells every node consuming queue `name` that the store holds
+    /// messages for it to claim, in the background; a lost announcement
+    /// delays them until the consumers' next poll.
+    pub fn announce_queue(&self, name: &str) {
+        let channel = format!("q:{name}");
+        let payload = Bytes::from(self.node.to_string());
+        let bus = self.bus.clone();
+        tokio::spawn(async move {
+            if let Err(error) = bus.publish(&channel, payload).await {
+                tracing::debug!(%error, channel, "queue announcement lost");
+            }
+        });
     }
 
     /// Publishes `message` on `channel` in the background; a loss is
@@ -117,7 +139,8 @@ pub fn decode_envelope(payload: &[u8]) -> Option<(u16, Message)> {
 }
 
 /// Runs the node side of the cluster until shutdown: bus events to local
-/// subscribers, resync after a reconnect, and the presence heartbeat.
+/// subscribers, resync after a reconnect, the presence heartbeat and the
+/// renewal of queue leases.
 pub async fn run(
     broker: Arc<crate::broker::Broker>,
     link: Arc<ClusterLink>,
@@ -126,7 +149,10 @@ pub async fn run(
     let Some(mut events) = link.bus.take_events() else {
         return;
     };
-    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    let settings = &broker.config.cluster;
+    let mut heartbeat = tokio::time::interval(settings.heartbeat());
+    let mut renewal = tokio::time::interval(settings.queue_lease() / 3);
+    renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut beats = 0u64;
     loop {
         tokio::select! {
@@ -134,6 +160,12 @@ pub async fn run(
             event = events.recv() => match event {
                 None => return,
                 Some(BusEvent::Message { channel, payload }) => {
+                    if let Some(queue) = channel.strip_prefix("q:") {
+                        if payload != link.node.to_string().as_bytes() {
+                            broker.router.queue_announced(queue);
+                        }
+                        continue;
+                    }
                     match decode_envelope(&payload) {
                         Some((origin, _)) if origin == link.node => {}
                         Some((_, message)) => broker.router.deliver_remote(&channel, Arc::new(message)),
@@ -141,10 +173,16 @@ pub async fn run(
                     }
                 }
                 Some(BusEvent::Reconnected) => {
-                    tracing::info!("bus back: resyncing feeds from the store");
+                    tracing::info!("bus back: resyncing feeds and queues from the store");
                     broker.chat().resync();
+                    broker.router.wake_queues();
                 }
             },
+            _ = renewal.tick() => {
+                if let Err(error) = broker.router.renew_queue_leases().await {
+                    tracing::warn!(%error, "queue leases not renewed");
+                }
+            }
             _ = heartbeat.tick() => {
                 let users = broker.chat().local_users();
                 if let Err(error) = link.shared.refresh_presence(link.node, &users).await {

@@ -51,6 +51,35 @@ pub struct ServerConfig {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ClusterConfig {
     pub redis_url: String,
+    /// How often a node re-announces its users' presence and compares
+    /// its chat feeds with the store.
+    pub heartbeat_ms: u64,
+    /// How long a node's presence entries outlive its last heartbeat.
+    pub presence_ttl_ms: u64,
+    /// How long a node holds claimed `/queue` messages without renewing
+    /// its leases (renewed every third of it while the node lives).
+    pub queue_lease_ms: u64,
+    /// How often a queue with idle consumers looks for messages whose
+    /// announcement it missed, or whose node died.
+    pub queue_poll_ms: u64,
+}
+
+impl ClusterConfig {
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    pub fn presence_ttl(&self) -> Duration {
+        Duration::from_millis(self.presence_ttl_ms)
+    }
+
+    pub fn queue_lease(&self) -> Duration {
+        Duration::from_millis(self.queue_lease_ms)
+    }
+
+    pub fn queue_poll(&self) -> Duration {
+        Duration::from_millis(self.queue_poll_ms)
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -238,6 +267,30 @@ impl Config {
                 return Err(ConfigError(format!("{key} must be greater than 0")));
             }
         }
+        if !self.cluster.redis_url.is_empty() {
+            let cluster = &self.cluster;
+            for (key, value) in [
+                ("cluster.heartbeat_ms", cluster.heartbeat_ms),
+                ("cluster.queue_poll_ms", cluster.queue_poll_ms),
+            ] {
+                if value == 0 {
+                    return Err(ConfigError(format!("{key} must be greater than 0")));
+                }
+            }
+            // A missed heartbeat or two must not make a live node's users
+            // look offline, nor a live node lose its queue messages.
+            if cluster.presence_ttl_ms < 2 * cluster.heartbeat_ms {
+                return Err(ConfigError(
+                    "cluster.presence_ttl_ms must be at least twice cluster.heartbeat_ms".into(),
+                ));
+            }
+            if cluster.queue_lease_ms < 300 {
+                return Err(ConfigError(
+                    "cluster.queue_lease_ms must be at least 300 (leases are renewed every third of it)"
+                        .into(),
+                ));
+            }
+        }
         if self.files.max_bytes == 0 {
             return Err(ConfigError("files.max_bytes must be greater than 0".into()));
         }
@@ -387,6 +440,24 @@ mod tests {
         config.files.dir = "/srv/uploads".into();
         assert_eq!(config.files_dir(), Path::new("/srv/uploads"));
         assert_eq!(config.files.max_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn cluster_timings_are_checked_in_a_cluster() {
+        let mut config = Config::defaults();
+        config.cluster.presence_ttl_ms = 1;
+        config
+            .validate()
+            .expect("alone, the cluster keys are not used");
+        config.cluster.redis_url = "redis://127.0.0.1:6379".into();
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("cluster.presence_ttl_ms"), "{error}");
+        config.cluster.presence_ttl_ms = 2 * config.cluster.heartbeat_ms;
+        config.cluster.queue_lease_ms = 100;
+        let error = config.validate().unwrap_err().to_string();
+        assert!(error.contains("cluster.queue_lease_ms"), "{error}");
+        config.cluster.queue_lease_ms = 30_000;
+        config.validate().unwrap();
     }
 
     #[test]

@@ -41,24 +41,38 @@ impl Chat {
         self.hub.is_online(user)
     }
 
-    /// A session of `user` opened: when it is their first, their friends and
-    /// fellow group members hear `kind:presence`.
+    /// A session of `user` opened: when it is their first (on any node of
+    /// a cluster), their friends and fellow group members hear
+    /// `kind:presence`.
     pub async fn session_started(&self, user: UserId) {
         if self.hub.session_started(user) {
             if let Some(cluster) = self.cluster.get() {
+                // Already online on another node: the others heard so then.
+                let elsewhere = self.online(&[user]).await.contains(&user);
                 if let Err(error) = cluster.shared.presence_up(user, cluster.node).await {
                     tracing::warn!(%error, "presence not shared");
+                }
+                if elsewhere {
+                    return;
                 }
             }
             self.announce_presence(user, true).await;
         }
     }
 
+    /// A session of `user` closed: when it was their last (on any node),
+    /// the same people hear it.
     pub async fn session_ended(&self, user: UserId) {
         if self.hub.session_ended(user) {
             if let Some(cluster) = self.cluster.get() {
                 if let Err(error) = cluster.shared.presence_down(user, cluster.node).await {
                     tracing::warn!(%error, "presence not shared");
+                }
+                // Two last sessions ending at once on two nodes may both
+                // announce; neither stays silent, as Redis orders the
+                // removals before one of the looks.
+                if self.online(&[user]).await.contains(&user) {
+                    return;
                 }
             }
             self.announce_presence(user, false).await;

@@ -17,7 +17,7 @@ use herald_protocol::Headers;
 use herald_storage::{QueueStore, StoreError};
 
 pub use destination::{Destination, DestinationError};
-pub use queue::{ConsumerKey, QueueHandle};
+pub use queue::{Claims, ConsumerKey, QueueHandle};
 
 use crate::acl::{Access, Acl};
 use crate::auth::Principal;
@@ -68,6 +68,8 @@ pub struct Router {
     /// Queue name to its task. A std Mutex: held for a map lookup only.
     queues: Mutex<HashMap<String, QueueHandle>>,
     store: Arc<dyn QueueStore>,
+    /// In a cluster: queues claim their messages from the shared store.
+    claims: Option<Claims>,
     metrics: Arc<Metrics>,
     acl: Acl,
     ids: MessageIds,
@@ -75,47 +77,42 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router whose queues start with what the store kept.
+    /// A router whose queues start with what the store kept (alone), or
+    /// claim from the shared store (with `claims`, in a cluster).
     pub async fn start(
         store: Arc<dyn QueueStore>,
         chat: Arc<Chat>,
         acl: Acl,
         metrics: Arc<Metrics>,
+        claims: Option<Claims>,
     ) -> Result<Router, StoreError> {
-        let mut recovered: HashMap<String, Vec<_>> = HashMap::new();
-        for kept in store.pending().await? {
-            let message = Arc::new(Message {
-                destination: kept.queue.as_str().into(),
-                message_id: header(&kept.headers, "message-id")
-                    .unwrap_or_default()
-                    .into(),
-                headers: kept
-                    .headers
-                    .iter()
-                    .filter(|(name, _)| name != "message-id")
-                    .cloned()
-                    .collect(),
-                body: kept.body,
-                mentions: Vec::new(),
-            });
-            let name = kept
-                .queue
-                .strip_prefix("/queue/")
-                .unwrap_or(&kept.queue)
-                .to_owned();
-            recovered
-                .entry(name)
-                .or_default()
-                .push((kept.id, message, kept.deliveries));
+        let mut queues = HashMap::new();
+        match &claims {
+            None => {
+                let mut recovered: HashMap<String, Vec<_>> = HashMap::new();
+                for kept in store.pending().await? {
+                    recovered.entry(kept.queue.clone()).or_default().push(kept);
+                }
+                for (destination, messages) in recovered {
+                    let name = queue::queue_name(&destination).to_owned();
+                    let handle = QueueHandle::start(store.clone(), &destination, messages);
+                    queues.insert(name, handle);
+                }
+            }
+            Some(claims) => {
+                // What this node id held in a previous life was never
+                // acknowledged: free it now rather than when its leases end.
+                let freed = store.release_owner(claims.link.node).await?;
+                if freed > 0 {
+                    tracing::info!(freed, "queue messages held before a restart freed");
+                }
+            }
         }
-        let queues = recovered
-            .into_iter()
-            .map(|(name, messages)| (name, QueueHandle::start(store.clone(), messages)))
-            .collect();
         Ok(Router {
             topics: Topics::default(),
             queues: Mutex::new(queues),
             store,
+            claims,
             metrics,
             acl,
             ids: MessageIds::new(),
@@ -221,6 +218,9 @@ impl Router {
                     session: session.id,
                     subscription,
                 };
+                if let Some(claims) = &self.claims {
+                    claims.link.bus.listen(&format!("q:{name}"));
+                }
                 handle.subscribe(key.clone(), session, prefetch);
                 Ok(Subscribed::Queue { handle, key })
             }
@@ -238,7 +238,12 @@ impl Router {
                     cluster.bus.unlisten(&format!("t:{name}"));
                 }
             }
-            Subscribed::Queue { handle, key } => handle.unsubscribe(key.clone()),
+            Subscribed::Queue { handle, key } => {
+                handle.unsubscribe(key.clone());
+                if let Some(claims) = &self.claims {
+                    claims.link.bus.unlisten(&format!("q:{}", handle.name()));
+                }
+            }
             Subscribed::Chat { channel } => {
                 self.chat.unsubscribe(*channel, session_id, subscription)
             }
@@ -261,11 +266,54 @@ impl Router {
         }
     }
 
+    /// Another node announced messages for queue `name`: if this node
+    /// consumes it, its consumers claim them.
+    pub fn queue_announced(&self, name: &str) {
+        let queues = self.queues.lock().expect("poisoned");
+        if let Some(queue) = queues.get(name) {
+            queue.wake();
+        }
+    }
+
+    /// Every queue looks at the store again (the bus was down: their
+    /// announcements were lost).
+    pub fn wake_queues(&self) {
+        for queue in self.queues.lock().expect("poisoned").values() {
+            queue.wake();
+        }
+    }
+
+    /// Extends the leases of every queue message this node holds; a node
+    /// that stops doing so (it died) loses them to the others.
+    pub async fn renew_queue_leases(&self) -> Result<u64, StoreError> {
+        match &self.claims {
+            Some(claims) => self.store.renew(claims.link.node, claims.lease).await,
+            None => Ok(0),
+        }
+    }
+
+    /// Gives back every queue message this node holds (at shutdown, once
+    /// its sessions are gone) so that other nodes take them at once.
+    pub async fn release_queue_claims(&self) -> Result<u64, StoreError> {
+        match &self.claims {
+            Some(claims) => self.store.release_owner(claims.link.node).await,
+            None => Ok(0),
+        }
+    }
+
     fn queue(&self, name: &str) -> QueueHandle {
         let mut queues = self.queues.lock().expect("poisoned");
         queues
             .entry(name.to_owned())
-            .or_insert_with(|| QueueHandle::start(self.store.clone(), Vec::new()))
+            .or_insert_with(|| {
+                let destination = format!("/queue/{name}");
+                match &self.claims {
+                    None => QueueHandle::start(self.store.clone(), &destination, Vec::new()),
+                    Some(claims) => {
+                        QueueHandle::start_shared(self.store.clone(), &destination, claims.clone())
+                    }
+                }
+            })
             .clone()
     }
 }
@@ -279,11 +327,4 @@ fn chat_channel(destination: &Destination) -> Result<Option<Channel>, Destinatio
         Destination::Group(group) => Some(Channel::Group(id(*group)?)),
         Destination::Topic(_) | Destination::Queue(_) => None,
     })
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
 }

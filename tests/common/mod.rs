@@ -184,3 +184,44 @@ impl BrokerProcess {
         }
     }
 }
+
+impl BrokerProcess {
+    /// `herald serve` configured by `env` (`HERALD_*` variables over the
+    /// loopback defaults of [`BrokerProcess::spawn`]), with its log in
+    /// `log` instead of the test's stderr: for several nodes of a cluster
+    /// in one test, each with a log of its own to read when it fails.
+    pub fn spawn_logged(data: &Path, env: &[(String, String)], log: &Path) -> BrokerProcess {
+        let log_file = std::fs::File::create(log).expect("create the node's log file");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
+        command
+            .arg("serve")
+            .env("HERALD_SERVER__HTTP_LISTEN", "127.0.0.1:0")
+            .env("HERALD_SERVER__STOMP_LISTEN", "127.0.0.1:0")
+            .env("HERALD_SERVER__DATA_DIR", data)
+            .env("HERALD_LOG__FILTER", "warn")
+            .envs(env.iter().map(|(name, value)| (name, value)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file);
+        let mut child = command.spawn().expect("herald starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("listening line");
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(name))
+                .unwrap_or_else(|| {
+                    let log = std::fs::read_to_string(log).unwrap_or_default();
+                    panic!("herald did not start (no {name} in {line:?}); its log:\n{log}")
+                })
+                .to_owned()
+        };
+        BrokerProcess {
+            http: field("http="),
+            stomp: field("stomp="),
+            child,
+        }
+    }
+}

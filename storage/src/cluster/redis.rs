@@ -14,14 +14,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures_util::StreamExt;
-use redis::aio::ConnectionManager;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use tokio::sync::mpsc;
 
 use super::{Bus, BusEvent, Shared};
 use crate::{StoreError, UserId};
 
-/// How long a node's presence entry lives without a refresh.
-const PRESENCE_TTL: Duration = Duration::from_secs(30);
+/// The longest a command waits to connect, or for its answer.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a node's presence entry lives without a refresh, unless the
+/// node says otherwise ([`RedisCluster::with_presence_ttl`]).
+pub const PRESENCE_TTL: Duration = Duration::from_secs(30);
 
 enum Command {
     Subscribe(String),
@@ -37,6 +41,7 @@ pub struct RedisCluster {
     /// an unbounded send, never across an await.
     listeners: Arc<Mutex<HashMap<String, usize>>>,
     events: Arc<Mutex<Option<mpsc::UnboundedReceiver<BusEvent>>>>,
+    presence_ttl: Duration,
 }
 
 impl From<redis::RedisError> for StoreError {
@@ -50,7 +55,17 @@ impl RedisCluster {
     /// at once and keeps itself connected.
     pub async fn connect(url: &str) -> Result<RedisCluster, StoreError> {
         let client = redis::Client::open(url)?;
-        let commands = ConnectionManager::new(client.clone()).await?;
+        // Commands fail fast while Redis is away (one reconnect attempt,
+        // short timeouts) instead of waiting out a long retry schedule:
+        // the broker falls back to this node's own view for rate limits and
+        // presence, and a SEND must not wait on Redis to be receipted.
+        let config = ConnectionManagerConfig::new()
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(500))
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let commands = ConnectionManager::new_with_config(client.clone(), config).await?;
         let (subscriber, requests) = mpsc::unbounded_channel();
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let listeners = Arc::new(Mutex::new(HashMap::new()));
@@ -65,7 +80,17 @@ impl RedisCluster {
             subscriber,
             listeners,
             events: Arc::new(Mutex::new(Some(events_rx))),
+            presence_ttl: PRESENCE_TTL,
         })
+    }
+
+    /// Presence entries this node writes expire `ttl` after their last
+    /// refresh: more than the node's heartbeat, so a missed beat or two
+    /// keeps its users online, and as little as that allows, so a dead
+    /// node's users go offline soon.
+    pub fn with_presence_ttl(mut self, ttl: Duration) -> RedisCluster {
+        self.presence_ttl = ttl;
+        self
     }
 }
 
@@ -206,15 +231,13 @@ impl Shared for RedisCluster {
         if users.is_empty() {
             return Ok(());
         }
-        let expires = now_ms() + PRESENCE_TTL.as_millis() as i64;
+        let ttl = self.presence_ttl.as_millis() as u64;
+        let expires = now_ms() + ttl as i64;
         let mut pipe = redis::pipe();
         for user in users {
             let key = presence_key(*user);
             pipe.cmd("ZADD").arg(&key).arg(expires).arg(node).ignore();
-            pipe.cmd("PEXPIRE")
-                .arg(&key)
-                .arg(PRESENCE_TTL.as_millis() as u64 * 2)
-                .ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(ttl * 2).ignore();
         }
         let mut connection = self.commands.clone();
         pipe.query_async::<()>(&mut connection).await?;
