@@ -172,7 +172,15 @@ impl Authenticator {
         if self.verified.lock().expect("poisoned").contains(&key) {
             return Ok(account);
         }
-        if !verify_password(password.to_owned(), account.password_hash.clone()).await {
+        // Wait for a slot, then look again: a burst of logins with the same
+        // credentials computes argon2 once, and the rest find it cached.
+        let _slot = password::argon2_slot()
+            .await
+            .map_err(|_| AuthError::BadCredentials)?;
+        if self.verified.lock().expect("poisoned").contains(&key) {
+            return Ok(account);
+        }
+        if !password::verify_now(password.to_owned(), account.password_hash.clone()).await {
             return Err(AuthError::BadCredentials);
         }
         let mut verified = self.verified.lock().expect("poisoned");

@@ -32,9 +32,20 @@ static ARGON2_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(
 /// Whether `password` matches the PHC string `hash`. A malformed hash never
 /// matches.
 pub async fn verify_password(password: String, hash: String) -> bool {
-    let Ok(_slot) = ARGON2_SLOTS.acquire().await else {
+    let Ok(_slot) = argon2_slot().await else {
         return false;
     };
+    verify_now(password, hash).await
+}
+
+/// A place to run one argon2 computation; hold it while computing.
+pub async fn argon2_slot(
+) -> Result<tokio::sync::SemaphorePermit<'static>, tokio::sync::AcquireError> {
+    ARGON2_SLOTS.acquire().await
+}
+
+/// [`verify_password`] for a caller that already holds a slot.
+pub async fn verify_now(password: String, hash: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| {
