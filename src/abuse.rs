@@ -52,7 +52,7 @@ impl Abuse {
 
     /// Counts one SEND from `ip`; false when it is over the limit.
     pub fn allow_send(&self, ip: IpAddr) -> bool {
-        self.exempt.contains(&ip) || self.sends.add(ip)
+        is_exempt(&self.exempt, ip) || self.sends.add(ip)
     }
 
     /// Whether a password login for `account` from `ip` may be checked.
@@ -63,7 +63,7 @@ impl Abuse {
                 retry_after: self.login_accounts.retry_after(),
             });
         }
-        if !self.exempt.contains(&ip) && self.login_addresses.is_over(&ip) {
+        if !is_exempt(&self.exempt, ip) && self.login_addresses.is_over(&ip) {
             return Err(LoginLimited {
                 scope: "address",
                 retry_after: self.login_addresses.retry_after(),
@@ -102,7 +102,7 @@ impl Connections {
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<ConnectionGuard> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
         let count = open.entry(ip).or_insert(0);
-        if self.per_ip > 0 && *count >= self.per_ip && !self.exempt.contains(&ip) {
+        if self.per_ip > 0 && *count >= self.per_ip && !is_exempt(&self.exempt, ip) {
             return None;
         }
         *count += 1;
@@ -274,4 +274,11 @@ mod tests {
         assert!(!window.is_over(&"b"));
         assert!(window.retry_after() <= Duration::from_secs(3600));
     }
+}
+
+/// Whether `ip` skips the per-address limits: listed, or a loopback
+/// address when a loopback address is listed (clients on one machine may
+/// use any of 127.0.0.0/8 as their source).
+fn is_exempt(exempt: &[IpAddr], ip: IpAddr) -> bool {
+    exempt.contains(&ip) || (ip.is_loopback() && exempt.iter().any(IpAddr::is_loopback))
 }
