@@ -19,6 +19,7 @@ use bytes::{Bytes, BytesMut};
 use herald_protocol::{encode, Command, Decoder, Frame, Headers, Limits};
 use herald_storage::cluster::{Bus, BusEvent, RedisCluster, Shared};
 use herald_storage::StoreError;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
@@ -30,11 +31,19 @@ const MENTIONS: &str = "x-herald-mentions";
 /// Feeds compare themselves with the store every this many heartbeats.
 const RESYNC_EVERY: u64 = 6;
 
+/// Bus messages a node may have waiting to be published; beyond it new
+/// ones are dropped (and, for chat, repaired from the store as gaps).
+const OUTBOX: usize = 65_536;
+/// Most bus messages published in one round trip.
+const PUBLISH_BATCH: usize = 512;
+
 /// A node's cluster connection.
 pub struct ClusterLink {
     pub node: u16,
     pub bus: Arc<dyn Bus>,
     pub shared: Arc<dyn Shared>,
+    /// What to publish, in order; one task sends it (see [`publisher`]).
+    outbox: mpsc::Sender<(String, Bytes)>,
 }
 
 impl ClusterLink {
@@ -44,37 +53,52 @@ impl ClusterLink {
             .await?
             .with_presence_ttl(config.presence_ttl());
         let redis = Arc::new(redis);
+        let (outbox, queued) = mpsc::channel(OUTBOX);
+        tokio::spawn(publisher(redis.clone(), queued));
         Ok(ClusterLink {
             node,
             bus: redis.clone(),
             shared: redis,
+            outbox,
         })
     }
 
     /// Tells every node consuming queue `name` that the store holds
-    /// messages for it to claim, in the background; a lost announcement
-    /// delays them until the consumers' next poll.
+    /// messages for it to claim; a lost announcement delays them until the
+    /// consumers' next poll.
     pub fn announce_queue(&self, name: &str) {
-        let channel = format!("q:{name}");
         let payload = Bytes::from(self.node.to_string());
-        let bus = self.bus.clone();
-        tokio::spawn(async move {
-            if let Err(error) = bus.publish(&channel, payload).await {
-                tracing::debug!(%error, channel, "queue announcement lost");
-            }
-        });
+        self.enqueue(format!("q:{name}"), payload);
     }
 
-    /// Publishes `message` on `channel` in the background; a loss is
-    /// repaired from the store by the receivers' feeds.
+    /// Publishes `message` on `channel` in the background, after what was
+    /// published before it; a loss is repaired from the store by the
+    /// receivers' feeds.
     pub fn publish(&self, channel: String, message: &Message) {
         let payload = encode_envelope(self.node, message);
-        let bus = self.bus.clone();
-        tokio::spawn(async move {
-            if let Err(error) = bus.publish(&channel, payload).await {
-                tracing::warn!(%error, channel, "bus publish lost");
-            }
-        });
+        self.enqueue(channel, payload);
+    }
+
+    fn enqueue(&self, channel: String, payload: Bytes) {
+        if let Err(error) = self.outbox.try_send((channel, payload)) {
+            let channel = match &error {
+                mpsc::error::TrySendError::Full((channel, _))
+                | mpsc::error::TrySendError::Closed((channel, _)) => channel.clone(),
+            };
+            tracing::warn!(channel, "bus outbox full; message not published");
+        }
+    }
+}
+
+/// Sends the outbox to the bus in order, in batches of what has piled up
+/// meanwhile, until the link is dropped.
+async fn publisher(bus: Arc<dyn Bus>, mut queued: mpsc::Receiver<(String, Bytes)>) {
+    let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+    while queued.recv_many(&mut batch, PUBLISH_BATCH).await > 0 {
+        if let Err(error) = bus.publish_many(&batch).await {
+            tracing::warn!(%error, lost = batch.len(), "bus publish lost");
+        }
+        batch.clear();
     }
 }
 

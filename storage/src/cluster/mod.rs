@@ -34,6 +34,12 @@ pub trait Bus: Send + Sync + 'static {
     /// publish was lost (the message is in the store all the same).
     async fn publish(&self, channel: &str, payload: Bytes) -> Result<(), StoreError>;
 
+    /// Publishes `(channel, payload)` pairs in this order, in one round
+    /// trip: a node publishes through one ordered queue, so that messages
+    /// from one publisher reach the other nodes in the order it sent them.
+    /// An error means some or all of them were lost.
+    async fn publish_many(&self, messages: &[(String, Bytes)]) -> Result<(), StoreError>;
+
     /// Adds one listener to `channel`; the node subscribes on the first.
     fn listen(&self, channel: &str);
 

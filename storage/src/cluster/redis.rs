@@ -173,6 +173,19 @@ impl Bus for RedisCluster {
         Ok(())
     }
 
+    async fn publish_many(&self, messages: &[(String, Bytes)]) -> Result<(), StoreError> {
+        let mut pipe = redis::pipe();
+        for (channel, payload) in messages {
+            pipe.cmd("PUBLISH")
+                .arg(channel)
+                .arg(payload.as_ref())
+                .ignore();
+        }
+        let mut connection = self.commands.clone();
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(())
+    }
+
     fn listen(&self, channel: &str) {
         let mut listeners = self.listeners.lock().expect("poisoned");
         let count = listeners.entry(channel.to_owned()).or_default();
