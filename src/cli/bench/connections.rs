@@ -60,9 +60,10 @@ struct Held {
 }
 
 pub async fn run(context: &Context, options: Options) -> Result<Report, BenchError> {
-    let pid = context.common.pid;
+    // Memory is the first process's (one broker; a cluster's first node).
+    let pid = context.common.pid.first().copied();
     let before = pid.and_then(system::memory);
-    let cpu = CpuWindow::start(pid);
+    let cpu = CpuWindow::start(&context.common.pid);
     let clock = Clock::new(Duration::ZERO, Duration::from_secs(86_400));
     let (phase, phase_receiver) = watch::channel(Phase::Hold);
     let held = Arc::new(Held::default());

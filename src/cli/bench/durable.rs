@@ -80,7 +80,7 @@ pub async fn run(context: &Context, options: Options) -> Result<Report, BenchErr
         total,
         "receipt",
     );
-    let cpu = flow::measure_window(clock, context.common.pid).await;
+    let cpu = flow::measure_window(clock, &context.common.pid).await;
     let mut messages = Messages {
         measured_s: context.common.duration.as_secs_f64(),
         ..Messages::default()

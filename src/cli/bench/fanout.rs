@@ -103,7 +103,7 @@ pub async fn run(context: &Context, options: Options) -> Result<Report, BenchErr
         total,
         "delivery",
     );
-    let cpu = flow::measure_window(clock, context.common.pid).await;
+    let cpu = flow::measure_window(clock, &context.common.pid).await;
     let publisher = publisher.await.ok();
     flow::drain(std::slice::from_ref(&flow), context.common.drain_timeout).await;
     progress.finish();

@@ -283,9 +283,9 @@ pub async fn drain(flows: &[Arc<Flow>], limit: Duration) {
 }
 
 /// Sleeps until the window starts and ends, measuring CPU over it.
-pub async fn measure_window(clock: Clock, pid: Option<u32>) -> super::system::CpuFigures {
+pub async fn measure_window(clock: Clock, pids: &[u32]) -> super::system::CpuFigures {
     tokio::time::sleep_until(clock.instant(clock.window_start)).await;
-    let window = super::system::CpuWindow::start(pid);
+    let window = super::system::CpuWindow::start(pids);
     tokio::time::sleep_until(clock.instant(clock.window_end)).await;
     window.finish()
 }

@@ -66,13 +66,10 @@ pub(super) type Socket = WebSocketStream<TcpStream>;
 /// Where and how to connect; shared by every connection of a run.
 #[derive(Clone, Debug)]
 pub struct Target {
-    pub url: Url,
-    address: SocketAddr,
-    websocket: bool,
+    /// The brokers: connection `index` goes to `endpoints[index % len]`.
+    endpoints: Vec<Endpoint>,
     pub login: String,
     pub passcode: String,
-    /// The CONNECT `host` header (a virtual host for RabbitMQ).
-    pub host: String,
     pub heart_beat: HeartBeat,
     /// The URL is a plain WebSocket echo server: every frame comes back.
     pub echo: bool,
@@ -81,9 +78,19 @@ pub struct Target {
     pub timeout: Duration,
 }
 
-impl Target {
-    /// Checks the URL and resolves its host once for the whole run.
-    pub async fn resolve(url: Url, host: Option<String>) -> Result<Target, LinkError> {
+/// One broker URL, resolved.
+#[derive(Clone, Debug)]
+struct Endpoint {
+    url: Url,
+    address: SocketAddr,
+    websocket: bool,
+    /// The CONNECT `host` header (a virtual host for RabbitMQ).
+    host: String,
+}
+
+impl Endpoint {
+    /// Checks the URL and resolves its host.
+    async fn resolve(url: Url, host: Option<String>) -> Result<Endpoint, LinkError> {
         let websocket = match url.scheme() {
             "ws" => true,
             "tcp" | "stomp" => false,
@@ -100,11 +107,30 @@ impl Target {
             .map_err(|error| LinkError::Url(format!("{url}: {error}")))?
             .next()
             .ok_or_else(|| LinkError::Url(url.to_string()))?;
-        Ok(Target {
+        Ok(Endpoint {
             host: host.unwrap_or(name),
             url,
             address,
             websocket,
+        })
+    }
+}
+
+impl Target {
+    /// Checks the URLs and resolves their hosts once for the whole run.
+    /// With several brokers (the nodes of a cluster) connections go to them
+    /// in turn, so a `pairs` publisher and its subscriber sit on different
+    /// brokers.
+    pub async fn resolve_all(urls: Vec<Url>, host: Option<String>) -> Result<Target, LinkError> {
+        if urls.is_empty() {
+            return Err(LinkError::Url("no broker URL".into()));
+        }
+        let mut endpoints = Vec::with_capacity(urls.len());
+        for url in urls {
+            endpoints.push(Endpoint::resolve(url, host.clone()).await?);
+        }
+        Ok(Target {
+            endpoints,
             login: "guest".into(),
             passcode: "guest".into(),
             heart_beat: HeartBeat::default(),
@@ -112,6 +138,11 @@ impl Target {
             sources: 0,
             timeout: Duration::from_secs(30),
         })
+    }
+
+    /// The broker connection `index` goes to.
+    fn endpoint(&self, index: usize) -> &Endpoint {
+        &self.endpoints[index % self.endpoints.len()]
     }
 
     /// Opens connection number `index` and completes CONNECT.
@@ -122,9 +153,10 @@ impl Target {
     }
 
     async fn open_now(&self, index: usize) -> Result<Link, LinkError> {
+        let endpoint = self.endpoint(index);
         let stream = self.socket(index).await?;
-        let (sink, source) = if self.websocket {
-            let mut request = self
+        let (sink, source) = if endpoint.websocket {
+            let mut request = endpoint
                 .url
                 .as_str()
                 .into_client_request()
@@ -154,13 +186,14 @@ impl Target {
             },
             reader: Reader::new(source, Decoder::new(generous_limits())),
         };
-        link.connect(self).await?;
+        link.connect(self, &endpoint.host).await?;
         Ok(link)
     }
 
     async fn socket(&self, index: usize) -> Result<TcpStream, LinkError> {
         let failed = |error: std::io::Error| LinkError::Connect(error.to_string());
-        let socket = match self.address {
+        let address = self.endpoint(index).address;
+        let socket = match address {
             SocketAddr::V4(_) => TcpSocket::new_v4(),
             SocketAddr::V6(_) => TcpSocket::new_v6(),
         }
@@ -170,7 +203,7 @@ impl Target {
                 .bind(SocketAddr::new(IpAddr::V4(source), 0))
                 .map_err(failed)?;
         }
-        let stream = socket.connect(self.address).await.map_err(failed)?;
+        let stream = socket.connect(address).await.map_err(failed)?;
         let _ = stream.set_nodelay(true);
         Ok(stream)
     }
@@ -178,7 +211,7 @@ impl Target {
     /// 127.0.0.2, 127.0.0.3, ... in turn, when the broker is on loopback,
     /// so that many connections do not run out of source ports.
     fn source_address(&self, index: usize) -> Option<Ipv4Addr> {
-        match self.address.ip() {
+        match self.endpoint(index).address.ip() {
             IpAddr::V4(ip) if ip.is_loopback() && self.sources > 0 => {
                 let host = 2 + (index as u32 % self.sources);
                 Some(Ipv4Addr::new(127, 0, (host >> 8) as u8, host as u8))
@@ -205,10 +238,10 @@ pub struct Link {
 }
 
 impl Link {
-    async fn connect(&mut self, target: &Target) -> Result<(), LinkError> {
+    async fn connect(&mut self, target: &Target, host: &str) -> Result<(), LinkError> {
         let connect = Frame::new(Command::Connect)
             .header("accept-version", "1.2")
-            .header("host", target.host.clone())
+            .header("host", host)
             .header("login", target.login.clone())
             .header("passcode", target.passcode.clone())
             .header("heart-beat", target.heart_beat.header_value());

@@ -68,6 +68,11 @@ pub struct Common {
     /// Broker URL: ws://host:port/path or tcp://host:port.
     #[arg(long, global = true, default_value = "ws://127.0.0.1:15674/ws")]
     url: Url,
+    /// Several broker URLs, comma-separated (the nodes of a cluster), used
+    /// instead of --url: connections go to them in turn, so a `pairs`
+    /// publisher and its subscriber sit on different nodes.
+    #[arg(long, global = true, value_delimiter = ',')]
+    urls: Vec<Url>,
     #[arg(long, global = true, default_value = "guest")]
     login: String,
     #[arg(long, global = true, default_value = "guest")]
@@ -85,9 +90,11 @@ pub struct Common {
     /// Traffic before the measured window, not counted in rates or latency.
     #[arg(long, global = true, default_value = "2s", value_parser = parse_duration)]
     warmup: Duration,
-    /// The broker's process id, to report its CPU time and memory.
-    #[arg(long, global = true)]
-    pid: Option<u32>,
+    /// The broker's process id, to report its CPU time and memory; for a
+    /// cluster, the nodes' ids comma-separated (CPU is summed, memory is
+    /// the first one's).
+    #[arg(long, global = true, value_delimiter = ',')]
+    pid: Vec<u32>,
     /// A name for the broker in the report (herald, rabbitmq, echo).
     #[arg(long, global = true, default_value = "")]
     label: String,
@@ -140,7 +147,7 @@ impl Context {
         let heart_beat = HeartBeat::parse(&common.heart_beat).ok_or_else(|| {
             BenchError::Usage(format!("--heart-beat {:?} is not cx,cy", common.heart_beat))
         })?;
-        let mut target = Target::resolve(common.url.clone(), common.host.clone()).await?;
+        let mut target = Target::resolve_all(common.brokers(), common.host.clone()).await?;
         target.login = common.login.clone();
         target.passcode = common.passcode.clone();
         target.heart_beat = heart_beat;
@@ -159,7 +166,13 @@ impl Context {
             scenario: scenario.into(),
             label: self.common.label.clone(),
             case: self.common.case.clone(),
-            url: self.common.url.to_string(),
+            url: self
+                .common
+                .brokers()
+                .iter()
+                .map(Url::as_str)
+                .collect::<Vec<_>>()
+                .join(","),
             command: command_line(),
             machine: system::machine(),
             ..Report::default()
@@ -185,6 +198,17 @@ fn command_line() -> String {
         })
         .collect();
     format!("herald {}", words.join(" "))
+}
+
+impl Common {
+    /// The brokers to drive: --urls, or else --url.
+    fn brokers(&self) -> Vec<Url> {
+        if self.urls.is_empty() {
+            vec![self.url.clone()]
+        } else {
+            self.urls.clone()
+        }
+    }
 }
 
 /// `pattern` with `{n}` replaced by `n`.

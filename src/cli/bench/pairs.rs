@@ -158,7 +158,7 @@ pub async fn run(context: &Context, options: Options) -> Result<Report, BenchErr
         total,
         "msg",
     );
-    let cpu = flow::measure_window(clock, context.common.pid).await;
+    let cpu = flow::measure_window(clock, &context.common.pid).await;
     let mut writers = Vec::new();
     for pair in &mut running {
         if let Ok(writer) = (&mut pair.publisher).await {

@@ -33,7 +33,17 @@ pub struct CpuWindow {
     started: Instant,
     generator: Option<f64>,
     broker: Option<f64>,
-    pid: Option<u32>,
+    /// The broker's processes (several for the nodes of a cluster).
+    pids: Vec<u32>,
+}
+
+/// CPU seconds of `pids` together; `None` when there are none or one is
+/// gone.
+fn cpu_seconds_of(pids: &[u32]) -> Option<f64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|pid| cpu_seconds(Some(*pid))).sum()
 }
 
 /// CPU seconds used over a measured window, and the share of one core.
@@ -45,18 +55,19 @@ pub struct CpuFigures {
     pub generator_s: f64,
     /// Cores the generator kept busy on average (1.0 = one core).
     pub generator_cores: f64,
-    /// The broker's user + system seconds, when its PID was given.
+    /// The broker's user + system seconds, when its PID was given (summed
+    /// over its processes).
     pub broker_s: Option<f64>,
     pub broker_cores: Option<f64>,
 }
 
 impl CpuWindow {
-    pub fn start(pid: Option<u32>) -> CpuWindow {
+    pub fn start(pids: &[u32]) -> CpuWindow {
         CpuWindow {
             started: Instant::now(),
             generator: cpu_seconds(None),
-            broker: pid.and_then(|pid| cpu_seconds(Some(pid))),
-            pid,
+            broker: cpu_seconds_of(pids),
+            pids: pids.to_vec(),
         }
     }
 
@@ -66,7 +77,7 @@ impl CpuWindow {
             (Some(start), Some(end)) => end - start,
             _ => 0.0,
         };
-        let broker = match (self.broker, self.pid.and_then(|pid| cpu_seconds(Some(pid)))) {
+        let broker = match (self.broker, cpu_seconds_of(&self.pids)) {
             (Some(start), Some(end)) => Some(end - start),
             _ => None,
         };
