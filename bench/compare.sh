@@ -320,6 +320,11 @@ busy_runs=$(awk -F'\t' '$6 > 0' "$OUT/runs.tsv" | wc -l)
     if [[ -f $ROOT/bench/notes.md ]]; then
         cat "$ROOT/bench/notes.md"
     fi
+    # One node against three, measured by bench/cluster.sh.
+    if [[ -f $ROOT/bench/cluster.md ]]; then
+        echo
+        cat "$ROOT/bench/cluster.md"
+    fi
 } >"$OUT/footer.md"
 mkdir -p "$(dirname "$DOC")"
 "$HERALD" bench render --results "$OUT/results" --output "$DOC" --header "$OUT/header.md" --footer "$OUT/footer.md"

@@ -461,6 +461,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_cluster_nodes_load() {
+        for node in 1..=3u16 {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("config/cluster")
+                .join(format!("node{node}.toml"));
+            let config = Config::load(Some(&path)).unwrap();
+            assert_eq!(config.server.node_id, node);
+            assert_eq!(config.store.backend, "postgres");
+            assert!(!config.cluster.redis_url.is_empty());
+            assert!(config.auth.jwt.secret.len() >= 32);
+        }
+    }
+
+    #[test]
     fn missing_file_is_a_clear_error() {
         let error = Config::load(Some(Path::new("/nonexistent/herald.toml"))).unwrap_err();
         assert!(error.to_string().contains("not found"), "{error}");
