@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use hyper_util::rt::TokioIo;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -53,6 +54,13 @@ pub fn router(state: AppState) -> Router {
 pub async fn serve(listener: TcpListener, state: AppState) {
     let shutdown = state.broker.shutdown.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // No Nagle: a subscriber's connection only receives, so its peer has
+    // nothing to piggyback ACKs on; with Nagle each small MESSAGE written
+    // while the previous one is unacknowledged would wait for a delayed
+    // ACK (up to 40 ms on Linux). The TCP listener does the same.
+    let listener = listener.tap_io(|stream| {
+        let _ = stream.set_nodelay(true);
+    });
     if let Err(error) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
