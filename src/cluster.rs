@@ -125,6 +125,12 @@ pub fn encode_envelope(node: u16, message: &Message) -> Bytes {
     out.freeze()
 }
 
+/// How every envelope `node` publishes begins (the command, then the
+/// origin header, which [`encode_envelope`] writes first).
+fn own_prefix(node: u16) -> String {
+    format!("MESSAGE\n{ORIGIN}:{node}\n")
+}
+
 /// The origin node and message of a bus payload; `None` when it is not
 /// one (a foreign publisher on our channel is ignored, not trusted).
 pub fn decode_envelope(payload: &[u8]) -> Option<(u16, Message)> {
@@ -178,6 +184,7 @@ pub async fn run(
     let mut renewal = tokio::time::interval(settings.queue_lease() / 3);
     renewal.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut beats = 0u64;
+    let own = own_prefix(link.node);
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -188,6 +195,12 @@ pub async fn run(
                         if payload != link.node.to_string().as_bytes() {
                             broker.router.queue_announced(queue);
                         }
+                        continue;
+                    }
+                    // This node's own messages come back on the channels it
+                    // listens to; the envelope's first header says so
+                    // without decoding the rest.
+                    if payload.starts_with(own.as_bytes()) {
                         continue;
                     }
                     match decode_envelope(&payload) {
@@ -248,5 +261,9 @@ mod tests {
         assert_eq!(decoded.body, message.body);
         assert_eq!(decoded.mentions, [4, 5]);
         assert!(decode_envelope(b"garbage").is_none());
+        let encoded = encode_envelope(2, &message);
+        assert!(encoded.starts_with(own_prefix(2).as_bytes()));
+        assert!(!encoded.starts_with(own_prefix(1).as_bytes()));
+        assert!(!encode_envelope(21, &message).starts_with(own_prefix(2).as_bytes()));
     }
 }
