@@ -139,6 +139,8 @@ w("- **1 node**: node 1 of a three-node cluster (PostgreSQL, Redis; `scripts/clu
   "each SEND is also published on Redis (no other node listens).")
 w("- **3 nodes**: the same cluster, connections spread over the three nodes with `--urls`: each pair's publisher and "
   "subscriber are on different nodes, so every message goes publisher -> node A -> Redis -> node B -> subscriber.")
+w("- *alone* is the same broker as Herald in the tables above; where it is faster here, these runs have "
+  "WebSocket connections without Nagle (commit 68173d2), which those tables may predate.")
 w("- Broker CPU is the node's for *alone*, and the three nodes' plus Redis's for the cluster cases; the generator's "
   "is its own process. In cores: CPU seconds over the measured window divided by its length.")
 w("")
@@ -151,6 +153,12 @@ for (case, label) in sorted(cases, key=lambda k: (k[0] != "rate=max", k[0], orde
     broker = "-" if c.get("broker_cores") is None else f"{c['broker_cores']:.2f}"
     w(f"| {case.split('=')[1]} | {label} | {m['per_s']:,.0f} | {l['p50']/1000:.2f} | {l['p99']/1000:.2f} | "
       f"{m['lost']} | {m['duplicates']} | {m['out_of_order']} | {c['generator_cores']:.2f} | {broker} |")
+w("")
+w("Reading them: flat out, every case keeps this two-core machine busy (generator, nodes and Redis together), so the "
+  "cluster rows show what the bus costs, not what more machines would add. A node in a cluster encodes each message "
+  "once more for Redis and Redis relays every one (back to the publishing node too when it has subscribers, which "
+  "drops its own by their first header); three nodes add one Redis hop per message and spread the nodes' work over "
+  "both cores. At a fixed rate all three cases deliver it; the Redis hop shows in the median latency.")
 w("")
 w("<details><summary>every run</summary>")
 w("")
