@@ -201,6 +201,13 @@ impl<K: Hash + Eq> Window<K> {
     }
 }
 
+/// Whether `ip` skips the per-address limits: listed, or a loopback
+/// address when a loopback address is listed (clients on one machine may
+/// use any of 127.0.0.0/8 as their source).
+fn is_exempt(exempt: &[IpAddr], ip: IpAddr) -> bool {
+    exempt.contains(&ip) || (ip.is_loopback() && exempt.iter().any(IpAddr::is_loopback))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,11 +281,4 @@ mod tests {
         assert!(!window.is_over(&"b"));
         assert!(window.retry_after() <= Duration::from_secs(3600));
     }
-}
-
-/// Whether `ip` skips the per-address limits: listed, or a loopback
-/// address when a loopback address is listed (clients on one machine may
-/// use any of 127.0.0.0/8 as their source).
-fn is_exempt(exempt: &[IpAddr], ip: IpAddr) -> bool {
-    exempt.contains(&ip) || (ip.is_loopback() && exempt.iter().any(IpAddr::is_loopback))
 }
