@@ -5,43 +5,15 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
 use common::api::Api;
 use common::{expect, TestBroker};
 use herald::client::Connection;
 use herald_protocol::{Command as Stomp, Frame};
 use serde_json::json;
 
-/// Starts a throwaway server with `script` once per test process; a
-/// watchdog stops it when the process ends.
-fn service(script: &str, variable: &str, cell: &'static OnceLock<String>) -> &'static str {
-    cell.get_or_init(|| {
-        let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
-        let directory = std::env::temp_dir().join(format!("herald-smoke-{script}-{}", std::process::id()));
-        let output = Command::new("bash")
-            .args([&path, "start"])
-            .env(variable, &directory)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run the service script");
-        let watchdog = format!(
-            "(while kill -0 {} 2>/dev/null; do sleep 1; done; {variable}='{}' bash '{path}' stop) >/dev/null 2>&1 &",
-            std::process::id(),
-            directory.display()
-        );
-        Command::new("sh").args(["-c", &watchdog]).status().expect("watchdog");
-        assert!(output.status.success(), "{script} failed: {}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    })
-}
-
 async fn node(id: u16) -> TestBroker {
-    static POSTGRES: OnceLock<String> = OnceLock::new();
-    static REDIS: OnceLock<String> = OnceLock::new();
-    let postgres = service("postgres.sh", "HERALD_PG_DIR", &POSTGRES).to_owned();
-    let redis = service("redis.sh", "HERALD_REDIS_DIR", &REDIS).to_owned();
+    let postgres = common::services::postgres().to_owned();
+    let redis = common::services::redis().to_owned();
     TestBroker::start_with(move |config| {
         config.server.node_id = id;
         config.store.backend = "postgres".into();

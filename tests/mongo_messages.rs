@@ -5,48 +5,14 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
 use common::api::Api;
 use common::{expect, TestBroker};
 use herald::client::Connection;
 use herald_protocol::{Command as Stomp, Frame};
 
-fn mongo_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("HERALD_TEST_MONGO_URL") {
-            if !url.is_empty() {
-                return url;
-            }
-        }
-        let script = format!("{}/scripts/mongo.sh", env!("CARGO_MANIFEST_DIR"));
-        let directory = std::env::temp_dir().join(format!("herald-broker-mongo-{}", std::process::id()));
-        let output = Command::new("bash")
-            .args([&script, "start"])
-            .env("HERALD_MONGO_DIR", &directory)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/mongo.sh");
-        let watchdog = format!(
-            "(while kill -0 {} 2>/dev/null; do sleep 1; done; HERALD_MONGO_DIR='{}' bash '{script}' stop) >/dev/null 2>&1 &",
-            std::process::id(),
-            directory.display()
-        );
-        Command::new("sh").args(["-c", &watchdog]).status().expect("watchdog");
-        assert!(
-            output.status.success(),
-            "the MongoDB-wire server could not be started: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_with_messages_in_mongodb() {
-    let base = mongo_url().trim_end_matches('/').to_owned();
+    let base = common::services::mongo().trim_end_matches('/').to_owned();
     let url = format!("{base}/herald_broker_{}", std::process::id());
     let broker = TestBroker::start_with(move |config| {
         config.store.messages = "mongodb".into();

@@ -5,9 +5,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-
 use common::api::Api;
 use common::{expect, TestBroker};
 use herald::client::Connection;
@@ -15,43 +12,8 @@ use herald_protocol::{Command as StompCommand, Frame};
 use reqwest::StatusCode;
 use serde_json::json;
 
-const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/postgres.sh");
-
-/// The cluster's URL, started once per test process and stopped by a
-/// watchdog when the process ends.
-fn postgres_url() -> &'static str {
-    static URL: OnceLock<String> = OnceLock::new();
-    URL.get_or_init(|| {
-        if let Ok(url) = std::env::var("HERALD_TEST_POSTGRES_URL") {
-            if !url.is_empty() {
-                return url;
-            }
-        }
-        let directory = std::env::temp_dir().join(format!("herald-broker-pg-{}", std::process::id()));
-        let output = Command::new("bash")
-            .args([SCRIPT, "start"])
-            .env("HERALD_PG_DIR", &directory)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/postgres.sh");
-        let watchdog = format!(
-            "(while kill -0 {} 2>/dev/null; do sleep 1; done; HERALD_PG_DIR='{}' bash '{SCRIPT}' stop) >/dev/null 2>&1 &",
-            std::process::id(),
-            directory.display()
-        );
-        Command::new("sh").args(["-c", &watchdog]).status().expect("watchdog");
-        assert!(
-            output.status.success(),
-            "PostgreSQL could not be started: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    })
-}
-
 async fn broker_on_postgres() -> TestBroker {
-    let url = postgres_url().to_owned();
+    let url = common::services::postgres().to_owned();
     TestBroker::start_with(move |config| {
         config.store.backend = "postgres".into();
         config.store.postgres_url = url;
