@@ -331,9 +331,28 @@ fn no_such_file() -> ApiError {
 fn disk_error(error: std::io::Error) -> ApiError {
     // The detail goes to the log, not to the client.
     tracing::warn!(%error, "file storage failed in an API request");
+    if is_out_of_space(&error) {
+        // 507, not 500: nothing is broken, and the same upload may succeed
+        // once an operator frees space; clients can tell the two apart.
+        return ApiError::new(
+            StatusCode::INSUFFICIENT_STORAGE,
+            "insufficient_storage",
+            "there is no space left to store the file; try again later or send a smaller one",
+        );
+    }
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "file_storage_failed",
         "the file could not be stored or read; try again later",
+    )
+}
+
+/// ENOSPC (the filesystem is full) or EDQUOT (the broker's user is over
+/// its quota): both mean no room, whatever the kernel's wording.
+fn is_out_of_space(error: &std::io::Error) -> bool {
+    use rustix::io::Errno;
+    matches!(
+        Errno::from_io_error(error),
+        Some(Errno::NOSPC | Errno::DQUOT)
     )
 }

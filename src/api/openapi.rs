@@ -139,7 +139,7 @@ const OPERATIONS: &[Operation] = &[
     (
         "post",
         "/files",
-        "Upload a file: its bytes as the body (not multipart), its name in query name; the type is detected from the bytes, images get width and height (limit files.max_bytes, 413 above it)",
+        "Upload a file: its bytes as the body (not multipart), its name in query name; the type is detected from the bytes, images get width and height (limit files.max_bytes, 413 above it; 507 when the disk is full)",
         Some("Binary"),
         "File",
         true,
