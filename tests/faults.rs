@@ -7,13 +7,635 @@
 
 mod common;
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use common::api::Api;
-use common::TestBroker;
+use common::{BrokerProcess, TestBroker};
+use herald::client::{describe_error, ClientError, Connection};
+use herald_protocol::{Command as Stomp, Frame};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{json, Value};
+use url::Url;
+
+/// SENDs a flooding connection keeps in flight: enough that the broker
+/// always has the next frame read and waiting while one is being stored.
+const WINDOW: usize = 16;
+
+/// Longest wait for any answer to a SEND. Only a hang gets near it: even
+/// with the database gone, Herald answers within its pool's acquire
+/// timeout (10 s).
+const ANSWER: Duration = Duration::from_secs(45);
+
+/// Where a flood sends, and as whom.
+#[derive(Clone)]
+struct Stream {
+    /// Prefix of every body and receipt of this stream: `alice-bob-17`.
+    label: String,
+    destination: String,
+    /// A JWT passcode, or `None` for the guest.
+    token: Option<String>,
+}
+
+/// What one stream's messages became, by their number in the stream.
+#[derive(Default)]
+struct Record {
+    /// Numbers written to the socket (0..written).
+    written: usize,
+    /// The RECEIPT of each number that got one: its `seq` and
+    /// `conversation` (chat only).
+    receipted: BTreeMap<usize, (Option<i64>, Option<String>)>,
+    /// Numbers an ERROR frame named by `receipt-id`.
+    refused: BTreeSet<usize>,
+    /// How each of the stream's connections ended: the ERROR's message,
+    /// or how the socket closed.
+    endings: Vec<String>,
+}
+
+/// Why [`Stream::flood`] returned.
+enum Ending {
+    /// The broker sent ERROR (and closes the connection).
+    Error(Frame),
+    /// The socket closed or failed without an ERROR.
+    Closed(String),
+    /// `stop` was set and every SEND in flight was answered.
+    Stopped,
+}
+
+fn body_of(label: &str, n: usize) -> String {
+    json!({ "type": "text", "text": format!("{label}-{n}") }).to_string()
+}
+
+/// The `{label}-{n}` a body carries (a chat body is JSON text).
+fn marker(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value["text"].as_str().map(str::to_owned)
+}
+
+impl Stream {
+    async fn connect(&self, url: &Url) -> Result<Connection, ClientError> {
+        let (connection, _) = match &self.token {
+            Some(token) => Connection::connect(url, None, Some(token), "0,0").await?,
+            None => Connection::connect(url, Some("guest"), Some("guest"), "0,0").await?,
+        };
+        Ok(connection)
+    }
+
+    /// SENDs flat out, each with a receipt, up to [`WINDOW`] unanswered,
+    /// until the connection ends or `stop` is set (then it waits for the
+    /// answers in flight). Every RECEIPT counts in `progress`. Numbers
+    /// continue from `record.written`, so a stream that reconnects never
+    /// reuses one.
+    async fn flood(
+        &self,
+        connection: &mut Connection,
+        record: &mut Record,
+        progress: &AtomicUsize,
+        stop: &AtomicBool,
+    ) -> Ending {
+        let mut pending: VecDeque<usize> = VecDeque::new();
+        let mut writable = true;
+        loop {
+            while writable && pending.len() < WINDOW && !stop.load(Ordering::Relaxed) {
+                let n = record.written;
+                let frame = Frame::new(Stomp::Send)
+                    .header("destination", self.destination.as_str())
+                    .header("content-type", "application/json")
+                    .header("receipt", format!("{}-{n}", self.label))
+                    .body(body_of(&self.label, n));
+                record.written += 1;
+                match connection.send(&frame).await {
+                    Ok(()) => pending.push_back(n),
+                    // What the broker already answered may still be
+                    // waiting to be read: read on until it closes.
+                    Err(_) => writable = false,
+                }
+            }
+            if pending.is_empty() && (writable || stop.load(Ordering::Relaxed)) {
+                return Ending::Stopped;
+            }
+            let frame = match connection.receive_timeout(ANSWER).await {
+                Ok(frame) => frame,
+                Err(ClientError::Timeout) => panic!(
+                    "{}: no RECEIPT, ERROR or close within {ANSWER:?} ({} SENDs unanswered)",
+                    self.label,
+                    pending.len()
+                ),
+                Err(error) => return Ending::Closed(error.to_string()),
+            };
+            match frame.command {
+                Stomp::Receipt => {
+                    let id = frame.get("receipt-id").unwrap_or_default();
+                    let n = pending.pop_front().unwrap_or_else(|| {
+                        panic!("{}: RECEIPT {id} for nothing in flight", self.label)
+                    });
+                    assert_eq!(
+                        id,
+                        format!("{}-{n}", self.label),
+                        "RECEIPTs come in the order of the SENDs"
+                    );
+                    let seq = frame
+                        .get("seq")
+                        .map(|seq| seq.parse().expect("numeric seq"));
+                    let conversation = frame.get("conversation").map(str::to_owned);
+                    record.receipted.insert(n, (seq, conversation));
+                    progress.fetch_add(1, Ordering::Relaxed);
+                }
+                Stomp::Error => {
+                    if let Some(id) = frame.get("receipt-id") {
+                        let n = id
+                            .strip_prefix(&format!("{}-", self.label))
+                            .and_then(|n| n.parse().ok())
+                            .unwrap_or_else(|| panic!("ERROR for a foreign receipt {id}"));
+                        record.refused.insert(n);
+                    }
+                    return Ending::Error(frame);
+                }
+                other => panic!("{}: unexpected {other} while sending", self.label),
+            }
+        }
+    }
+}
+
+/// One stored message as the broker gives it back.
+#[derive(Clone, Debug)]
+struct Kept {
+    seq: i64,
+    marker: Option<String>,
+}
+
+/// Every message of `conversation`, oldest first, paged through the
+/// history API; also its `last_seq`.
+async fn history(api: &Api, conversation: &str) -> (Vec<Kept>, i64) {
+    let mut kept = Vec::new();
+    let mut after = 0;
+    loop {
+        let (status, page) = api
+            .get(&format!(
+                "/conversations/{conversation}/messages?after_seq={after}&limit=500"
+            ))
+            .await;
+        assert_eq!(status, StatusCode::OK, "history of {conversation}: {page}");
+        let messages = page["messages"].as_array().unwrap();
+        if messages.is_empty() {
+            return (kept, page["last_seq"].as_i64().unwrap());
+        }
+        for message in messages {
+            let seq = message["seq"].as_i64().unwrap();
+            kept.push(Kept {
+                seq,
+                marker: marker(message["body"].as_str().unwrap_or_default().as_bytes()),
+            });
+            after = seq;
+        }
+    }
+}
+
+/// Checks what a conversation or queue holds (`stored`: seq, when it has
+/// one, and the body's marker) against what the streams writing to it
+/// recorded: no body is stored twice, nothing is stored that was never
+/// sent, and every receipted message is there, at the seq its RECEIPT
+/// named. Returns how many messages of each stream are stored.
+fn check_stored(
+    place: &str,
+    stored: &[(Option<i64>, Option<String>)],
+    streams: &[(&Stream, &Record)],
+) -> Vec<usize> {
+    let mut at: BTreeMap<String, Option<i64>> = BTreeMap::new();
+    let mut counts = vec![0; streams.len()];
+    for (seq, marker) in stored {
+        let Some(marker) = marker else { continue };
+        if let Some(previous) = at.insert(marker.clone(), *seq) {
+            panic!("{place}: {marker} is stored twice (seq {previous:?} and {seq:?})");
+        }
+        let (label, n) = marker.rsplit_once('-').expect("label-n");
+        let index = streams
+            .iter()
+            .position(|(stream, _)| stream.label == label)
+            .unwrap_or_else(|| panic!("{place}: {marker} comes from no stream writing here"));
+        let n: usize = n.parse().unwrap();
+        assert!(
+            n < streams[index].1.written,
+            "{place}: {marker} was never sent"
+        );
+        counts[index] += 1;
+    }
+    for (stream, record) in streams {
+        for (n, (seq, _)) in &record.receipted {
+            let marker = format!("{}-{n}", stream.label);
+            assert_eq!(
+                at.get(&marker).copied(),
+                Some(*seq),
+                "{place}: {marker} got a RECEIPT (seq {seq:?}); the store must hold it, there"
+            );
+        }
+    }
+    counts
+}
+
+/// A chat conversation's history, checked: seq runs 1, 2, 3 ... up to
+/// `last_seq` with no gap, then [`check_stored`].
+async fn check_conversation(
+    api: &Api,
+    conversation: &str,
+    streams: &[(&Stream, &Record)],
+) -> (Vec<usize>, i64) {
+    let (kept, last_seq) = history(api, conversation).await;
+    let seqs: Vec<i64> = kept.iter().map(|k| k.seq).collect();
+    let contiguous: Vec<i64> = (1..=last_seq).collect();
+    assert_eq!(
+        seqs, contiguous,
+        "{conversation}: seq must run 1..={last_seq} without a gap"
+    );
+    let stored: Vec<(Option<i64>, Option<String>)> =
+        kept.into_iter().map(|k| (Some(k.seq), k.marker)).collect();
+    for (stream, record) in streams {
+        for (_, receipted_in) in record.receipted.values() {
+            assert_eq!(
+                receipted_in.as_deref(),
+                Some(conversation),
+                "{}: RECEIPT names another conversation",
+                stream.label
+            );
+        }
+    }
+    (check_stored(conversation, &stored, streams), last_seq)
+}
+
+/// Every message a queue holds, taken by a new consumer (`auto` ack)
+/// until it has been quiet for a while.
+async fn drain_queue(url: &Url, queue: &str) -> Vec<(Option<i64>, Option<String>)> {
+    let (mut consumer, _) = Connection::connect(url, Some("guest"), Some("guest"), "0,0")
+        .await
+        .expect("consumer connects");
+    consumer
+        .send(
+            &Frame::new(Stomp::Subscribe)
+                .header("destination", queue)
+                .header("id", "drain")
+                .header("ack", "auto"),
+        )
+        .await
+        .unwrap();
+    let mut stored = Vec::new();
+    loop {
+        match consumer.receive_timeout(Duration::from_secs(2)).await {
+            Ok(frame) if frame.command == Stomp::Message => {
+                stored.push((None, marker(&frame.body)));
+            }
+            Ok(frame) => panic!("{queue}: unexpected {frame:?}"),
+            Err(ClientError::Timeout) => return stored,
+            Err(error) => panic!("{queue}: consumer failed: {error}"),
+        }
+    }
+}
+
+/// The conversation id of a private chat.
+fn private(a: i64, b: i64) -> String {
+    format!("u{}-{}", a.min(b), a.max(b))
+}
+
+/// Replays `conversations` to a new connection of `api`'s user through
+/// `destination` (with `resume`, a `since` or `since-seq` header), ACKing
+/// each MESSAGE, until each conversation reached its last seq; checks that
+/// every seq comes exactly once and in order, and nothing more follows.
+async fn check_replay(
+    url: &Url,
+    api: &Api,
+    destination: &str,
+    resume: (&str, String),
+    conversations: &BTreeMap<String, i64>,
+) {
+    let (mut connection, _) = Connection::connect(url, None, Some(api.token()), "0,0")
+        .await
+        .expect("reader connects");
+    connection
+        .send(
+            &Frame::new(Stomp::Subscribe)
+                .header("destination", destination)
+                .header("id", "replay")
+                .header("ack", "client-individual")
+                .header("prefetch-count", "200")
+                .header(resume.0, resume.1),
+        )
+        .await
+        .unwrap();
+    let mut next: BTreeMap<&str, i64> = conversations.keys().map(|c| (c.as_str(), 1)).collect();
+    let done = |next: &BTreeMap<&str, i64>| {
+        next.iter()
+            .all(|(conversation, seq)| *seq > conversations[*conversation])
+    };
+    loop {
+        let wait = if done(&next) {
+            Duration::from_millis(700)
+        } else {
+            ANSWER
+        };
+        let frame = match connection.receive_timeout(wait).await {
+            Ok(frame) => frame,
+            // Quiet after the last seq: nothing more (no duplicate) follows.
+            Err(ClientError::Timeout) if done(&next) => return,
+            Err(error) => panic!("{destination}: replay stopped at {next:?}: {error}"),
+        };
+        assert_eq!(frame.command, Stomp::Message, "{frame:?}");
+        if let Some(id) = frame.get("ack") {
+            connection
+                .send(&Frame::new(Stomp::Ack).header("id", id))
+                .await
+                .unwrap();
+        }
+        let Some(expected) = frame.get("conversation").and_then(|c| next.get_mut(c)) else {
+            continue;
+        };
+        let seq: i64 = frame.get("seq").unwrap().parse().unwrap();
+        assert_eq!(
+            seq,
+            *expected,
+            "{destination}: {} delivered out of order or twice",
+            frame.get("conversation").unwrap()
+        );
+        *expected += 1;
+    }
+}
+
+/// Runs `stream` on one connection until the broker ends it.
+fn flood_once(
+    url: Url,
+    stream: Stream,
+    progress: Arc<AtomicUsize>,
+) -> tokio::task::JoinHandle<(Stream, Record, Ending)> {
+    tokio::spawn(async move {
+        let mut record = Record::default();
+        let never = AtomicBool::new(false);
+        let ending = match stream.connect(&url).await {
+            Ok(mut connection) => {
+                stream
+                    .flood(&mut connection, &mut record, &progress, &never)
+                    .await
+            }
+            Err(error) => Ending::Closed(format!("connect: {error}")),
+        };
+        (stream, record, ending)
+    })
+}
+
+/// `HERALD_*` settings for the drain test's broker: senders are not rate
+/// limited (the flood is the point) and sessions get a known grace period.
+fn drain_env() -> Vec<(String, String)> {
+    vec![
+        ("HERALD_CHAT__SENDS_PER_SECOND".into(), "1000000".into()),
+        (
+            "HERALD_SERVER__SHUTDOWN_GRACE_MS".into(),
+            DRAIN_GRACE_MS.to_string(),
+        ),
+    ]
+}
+
+const DRAIN_GRACE_MS: u64 = 5000;
+
+/// Waits for the process to exit by itself, failing if it is still there
+/// long after its grace period (a hung shutdown).
+async fn exit_status(broker: &mut BrokerProcess) -> std::process::ExitStatus {
+    let bound = Duration::from_millis(DRAIN_GRACE_MS) + Duration::from_secs(30);
+    let mut waited = Duration::ZERO;
+    loop {
+        if let Some(status) = broker.child.try_wait().expect("wait for herald") {
+            return status;
+        }
+        assert!(
+            waited < bound,
+            "herald did not exit within {bound:?} of SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += Duration::from_millis(50);
+    }
+}
+
+/// An operator's `kill -TERM` (systemd, Kubernetes) lands while clients
+/// are mid-conversation. A drain must not cost them anything: each session
+/// hears a clear ERROR rather than a reset that swallows its last RECEIPTs,
+/// the process exits 0 inside its grace period, and after a restart every
+/// receipted message is there once, at its seq, and replays once, in
+/// order; being a drain, nothing is stored that was not confirmed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_flood_drains_and_every_receipted_message_survives() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let env = drain_env();
+    let mut broker = BrokerProcess::spawn_logged(data.path(), &env, &logs.path().join("first.log"));
+    let bob = Api::register(&broker.http, "drain-bob").await;
+    let alice = Api::register(&broker.http, "drain-alice").await;
+    let carol = Api::register(&broker.http, "drain-carol").await;
+    let dave = Api::register(&broker.http, "drain-dave").await;
+    for friend in [&alice, &carol, &dave] {
+        bob.befriend(friend).await;
+    }
+    let (status, group) = bob
+        .post(
+            "/groups",
+            json!({ "name": "Drain", "members": [alice.user_id, carol.user_id, dave.user_id] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["id"].as_i64().unwrap();
+
+    let chat = |label: &str, from: &Api, destination: String| Stream {
+        label: label.to_owned(),
+        destination,
+        token: Some(from.token().to_owned()),
+    };
+    let to_bob = format!("/user/{}", bob.user_id);
+    let to_group = format!("/group/{group_id}");
+    let guest = |label: &str, queue: &str| Stream {
+        label: label.to_owned(),
+        destination: queue.to_owned(),
+        token: None,
+    };
+    let streams = [
+        chat("alice-bob", &alice, to_bob.clone()),
+        chat("carol-bob", &carol, to_bob.clone()),
+        chat("dave-bob", &dave, to_bob.clone()),
+        chat("alice-group", &alice, to_group.clone()),
+        chat("carol-group", &carol, to_group.clone()),
+        guest("qa", "/queue/faults-drain-a"),
+        guest("qb", "/queue/faults-drain-b"),
+    ];
+    // Half over WebSocket, half over TCP: each closes its own way.
+    let mut floods = Vec::new();
+    let mut progress = Vec::new();
+    for (index, stream) in streams.iter().enumerate() {
+        let url = if index % 2 == 0 {
+            broker.ws_url()
+        } else {
+            broker.tcp_url()
+        };
+        let counter = Arc::new(AtomicUsize::new(0));
+        progress.push(counter.clone());
+        floods.push(flood_once(url, stream.clone(), counter));
+    }
+    // SIGTERM once every stream is well under way.
+    let mut waited = Duration::ZERO;
+    while progress.iter().any(|p| p.load(Ordering::Relaxed) < 100) {
+        assert!(waited < ANSWER, "the load never got going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += Duration::from_millis(10);
+    }
+    let pid = rustix::process::Pid::from_raw(broker.child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).expect("SIGTERM");
+    // A connection that only starts now: refused, or told to go, or its
+    // RECEIPTs hold like everyone's.
+    floods.push(flood_once(
+        broker.tcp_url(),
+        guest("late", "/queue/faults-drain-a"),
+        Arc::new(AtomicUsize::new(0)),
+    ));
+
+    let mut results = Vec::new();
+    for flood in floods {
+        results.push(flood.await.expect("flood task"));
+    }
+    let mut unclear = Vec::new();
+    for (stream, record, ending) in &mut results {
+        let ending = match ending {
+            Ending::Error(frame) => {
+                let message = describe_error(frame);
+                if !message.contains("shutting down") {
+                    unclear.push(format!("{}: ERROR {message:?}", stream.label));
+                }
+                format!("ERROR {message}")
+            }
+            Ending::Closed(how) => {
+                if stream.label != "late" {
+                    unclear.push(format!(
+                        "{}: closed without the shutdown ERROR ({how})",
+                        stream.label
+                    ));
+                }
+                format!("closed: {how}")
+            }
+            Ending::Stopped => unreachable!("nothing stops a drain flood but the broker"),
+        };
+        println!(
+            "{:>12}: {} sent, {} receipted; {ending}",
+            stream.label,
+            record.written,
+            record.receipted.len()
+        );
+        assert!(
+            record.refused.is_empty(),
+            "{}: a SEND was refused",
+            stream.label
+        );
+        record.endings.push(ending);
+    }
+    assert!(unclear.is_empty(), "{unclear:#?}");
+    let status = exit_status(&mut broker).await;
+    let log = std::fs::read_to_string(logs.path().join("first.log")).unwrap();
+    assert!(
+        status.success(),
+        "herald exited with {status} on SIGTERM; its log:\n{log}"
+    );
+    assert!(
+        !log.contains("still open after the shutdown grace period"),
+        "sessions outlived the {DRAIN_GRACE_MS} ms grace period; the log:\n{log}"
+    );
+    assert!(!log.contains("panicked"), "{log}");
+    drop(broker);
+
+    // The same data directory, a new process.
+    let broker = BrokerProcess::spawn_logged(data.path(), &env, &logs.path().join("second.log"));
+    let mut bob = bob.clone();
+    bob.base = format!("http://{}/api", broker.http);
+    let (status, login) = bob
+        .post(
+            "/login",
+            json!({ "username": "drain-bob", "password": "password-drain-bob" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    bob.adopt(&login);
+
+    let by_label = |label: &str| {
+        let (stream, record, _) = results
+            .iter()
+            .find(|(stream, _, _)| stream.label == label)
+            .unwrap();
+        (stream, record)
+    };
+    let places: Vec<(String, Vec<&str>)> = vec![
+        (private(alice.user_id, bob.user_id), vec!["alice-bob"]),
+        (private(carol.user_id, bob.user_id), vec!["carol-bob"]),
+        (private(dave.user_id, bob.user_id), vec!["dave-bob"]),
+        (format!("g{group_id}"), vec!["alice-group", "carol-group"]),
+        ("/queue/faults-drain-a".into(), vec!["qa", "late"]),
+        ("/queue/faults-drain-b".into(), vec!["qb"]),
+    ];
+    let mut last_seqs = BTreeMap::new();
+    for (place, labels) in &places {
+        let writers: Vec<(&Stream, &Record)> = labels.iter().map(|l| by_label(l)).collect();
+        let counts = if place.starts_with("/queue/") {
+            let stored = drain_queue(&broker.tcp_url(), place).await;
+            check_stored(place, &stored, &writers)
+        } else {
+            let (counts, last_seq) = check_conversation(&bob, place, &writers).await;
+            last_seqs.insert(place.clone(), last_seq);
+            counts
+        };
+        for ((stream, record), stored) in writers.iter().zip(counts) {
+            println!(
+                "{:>12}: {} sent, {} receipted, {} stored; {}",
+                stream.label,
+                record.written,
+                record.receipted.len(),
+                stored,
+                record.endings.join("; ")
+            );
+            assert_eq!(
+                stored,
+                record.receipted.len(),
+                "{}: a drained broker stores nothing it did not confirm",
+                stream.label
+            );
+        }
+    }
+
+    // Bob's devices get the same, once each and in order, over STOMP.
+    let private_chats: BTreeMap<String, i64> = last_seqs
+        .iter()
+        .filter(|(conversation, _)| conversation.starts_with('u'))
+        .map(|(c, s)| (c.clone(), *s))
+        .collect();
+    let since = private_chats
+        .keys()
+        .map(|c| format!("{c}=0"))
+        .collect::<Vec<_>>()
+        .join(",");
+    check_replay(
+        &broker.ws_url(),
+        &bob,
+        &to_bob,
+        ("since", since),
+        &private_chats,
+    )
+    .await;
+    let group_chat: BTreeMap<String, i64> = last_seqs
+        .iter()
+        .filter(|(conversation, _)| conversation.starts_with('g'))
+        .map(|(c, s)| (c.clone(), *s))
+        .collect();
+    check_replay(
+        &broker.tcp_url(),
+        &bob,
+        &to_group,
+        ("since-seq", "0".into()),
+        &group_chat,
+    )
+    .await;
+}
 
 /// A tmpfs of `size` mounted on a directory of its own, unmounted when
 /// dropped.

@@ -207,10 +207,20 @@ impl<T: Transport> Session<T> {
                 }
                 transport.flush().await
             };
+            tokio::pin!(write);
             tokio::select! {
-                result = write => result.map_err(|error| CloseReason::Io(error.to_string()))?,
+                result = &mut write => result.map_err(|error| CloseReason::Io(error.to_string()))?,
                 _ = self.inbox.slow.cancelled() => return Err(CloseReason::SlowConsumer),
-                _ = self.broker.shutdown.cancelled() => return Err(CloseReason::Shutdown),
+                _ = self.broker.shutdown.cancelled() => {
+                    // What is queued may be the RECEIPTs of messages already
+                    // stored: dropping them would have the client send those
+                    // again. They get a bounded time; only a peer that does
+                    // not read loses them.
+                    match tokio::time::timeout(SHUTDOWN_WRITE, write).await {
+                        Ok(result) => result.map_err(|error| CloseReason::Io(error.to_string()))?,
+                        Err(_) => return Err(CloseReason::Shutdown),
+                    }
+                }
             }
             self.last_write = Instant::now();
         }
@@ -328,18 +338,20 @@ impl<T: Transport> Session<T> {
         self.write_frame(&frame);
         let frames = std::mem::take(&mut self.pending_writes);
         let transport = &mut self.transport;
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async move {
+        let _ = tokio::time::timeout(SHUTDOWN_WRITE, async move {
             for frame in frames {
                 transport.feed(frame).await?;
             }
             transport.flush().await
         })
         .await;
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            self.transport.close(CloseKind::GoingAway),
-        )
-        .await;
+        // A client still sending has frames on their way in: closing with
+        // them unread makes the kernel reset the connection, and a reset
+        // throws away what the client had not read yet (this ERROR, the
+        // last RECEIPTs). Read and drop until it goes, as after a refusal.
+        self.linger().await;
+        let _ =
+            tokio::time::timeout(SHUTDOWN_WRITE, self.transport.close(CloseKind::GoingAway)).await;
         sleep(std::time::Duration::ZERO).await;
         CloseReason::Shutdown
     }
@@ -380,6 +392,10 @@ impl<T: Transport> Session<T> {
         }
     }
 }
+
+/// How long a session that is shutting down still writes (what was queued,
+/// then the ERROR and the close) before it gives up on its peer.
+const SHUTDOWN_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Header values must be one line whatever the version's escaping.
 fn one_line(text: &str) -> String {
