@@ -9,7 +9,7 @@ use herald_storage::{Group, GroupPatch, NewGroup, Role};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::members::{manager, membership};
+use super::members::{manager, may_add, membership};
 use super::{validate, ApiError, Authenticated, JsonBody};
 use crate::server::http::AppState;
 
@@ -42,11 +42,7 @@ pub async fn create(
     members.dedup();
     members.retain(|id| *id != me.user_id);
     for id in &members {
-        if !directory.are_friends(me.user_id, *id).await? {
-            return Err(ApiError::forbidden(format!(
-                "user {id} is not your friend; only friends can be added"
-            )));
-        }
+        may_add(&state, me.user_id, *id).await?;
     }
     let group = directory.create_group(me.user_id, body.group).await?;
     for id in &members {

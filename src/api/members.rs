@@ -40,6 +40,30 @@ pub async fn manager(state: &AppState, group: GroupId, user: UserId) -> Result<M
     }
 }
 
+/// Whether `me` may put `user` into a group: only friends, and no block
+/// between them either way. A block leaves the friendship standing, so
+/// without the block check a group would reach someone who refuses friend
+/// requests and messages from `me`.
+pub async fn may_add(state: &AppState, me: UserId, user: UserId) -> Result<(), ApiError> {
+    let directory = state.broker.chat().directory();
+    if !directory.are_friends(me, user).await? {
+        return Err(ApiError::forbidden(format!(
+            "user {user} is not your friend; only friends can be added"
+        )));
+    }
+    if directory.is_blocked(user, me).await? {
+        return Err(ApiError::forbidden(format!(
+            "user {user} does not accept invitations from you"
+        )));
+    }
+    if directory.is_blocked(me, user).await? {
+        return Err(ApiError::forbidden(format!(
+            "you have blocked user {user}; unblock them first"
+        )));
+    }
+    Ok(())
+}
+
 /// Members with roles and presence; members only.
 pub async fn list(
     State(state): State<AppState>,
@@ -88,11 +112,7 @@ pub async fn add(
     }
     let mut added = Vec::new();
     for user in body.user_ids {
-        if !directory.are_friends(me.user_id, user).await? {
-            return Err(ApiError::forbidden(format!(
-                "user {user} is not your friend; only friends can be added"
-            )));
-        }
+        may_add(&state, me.user_id, user).await?;
         if directory.member(id, user).await?.is_some() {
             continue;
         }

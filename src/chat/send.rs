@@ -207,7 +207,8 @@ impl Chat {
     }
 
     /// `kind:read` with header `seq`: everything up to `seq` is read. The
-    /// other side of a private chat and the reader's other devices hear it.
+    /// reader's other devices hear it, and so does the other side of a
+    /// private chat unless either has blocked the other.
     async fn read(
         &self,
         me: UserId,
@@ -225,7 +226,13 @@ impl Chat {
         let seq = seq.min(last);
         if seq > 0 && self.cursors.advance_read(me, &id, seq).await? {
             let extra = [("seq", seq.to_string())];
-            if let Channel::Inbox(peer) = channel {
+            // The reader's own position moves either way; the peer is not
+            // told across a block, as no other SEND reaches them then.
+            let peer = match channel {
+                Channel::Inbox(peer) if !self.blocked_between(me, peer).await? => Some(peer),
+                _ => None,
+            };
+            if let Some(peer) = peer {
                 let to_peer = notice(
                     Channel::Inbox(peer),
                     self.ids.next(),
@@ -249,6 +256,11 @@ impl Chat {
             self.deliver(Channel::Inbox(me), &to_me);
         }
         Ok(Sent::default())
+    }
+
+    /// Whether either of two users has blocked the other.
+    async fn blocked_between(&self, a: UserId, b: UserId) -> Result<bool, ChatError> {
+        Ok(self.directory.is_blocked(a, b).await? || self.directory.is_blocked(b, a).await?)
     }
 
     /// `kind:recall` with header `recall-id`: the sender (or a group owner
