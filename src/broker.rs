@@ -56,7 +56,7 @@ impl Broker {
         let tokens = Tokens::from_config(&config.auth, &config.server.data_dir)?;
         let auth = Authenticator::new(&config, stores.directory.clone(), tokens);
         auth.bootstrap(&config).await?;
-        let chat = Arc::new(Chat::new(&config, &stores));
+        let chat = Arc::new(Chat::new(&config, &stores, metrics.clone()));
         let mut claims = None;
         if !config.cluster.redis_url.is_empty() {
             let link =
@@ -96,6 +96,26 @@ impl Broker {
             tracing::warn!(%error, "queue messages not given back; they return when their leases end");
         }
         self.stores.close().await;
+    }
+
+    /// Whether this node can do its work: the store answers and, in a
+    /// cluster, Redis does. The error names what does not answer, for
+    /// `/readyz` and the operator reading it.
+    pub async fn ready(&self) -> Result<(), String> {
+        const WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+        match tokio::time::timeout(WAIT, self.stores.ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => return Err(format!("store: {error}")),
+            Err(_) => return Err("store: no answer within 2 s".into()),
+        }
+        if let Some(cluster) = self.chat().cluster() {
+            match tokio::time::timeout(WAIT, cluster.shared.ping()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => return Err(format!("redis: {error}")),
+                Err(_) => return Err("redis: no answer within 2 s".into()),
+            }
+        }
+        Ok(())
     }
 
     pub fn chat(&self) -> &Arc<Chat> {

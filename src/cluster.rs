@@ -205,7 +205,12 @@ pub async fn run(
                     }
                     match decode_envelope(&payload) {
                         Some((origin, _)) if origin == link.node => {}
-                        Some((_, message)) => broker.router.deliver_remote(&channel, Arc::new(message)),
+                        Some((_, message)) => {
+                            if let Some(accepted) = message.accepted_at() {
+                                broker.metrics.bus_lag.observe_since_ms(accepted, crate::chat::now_ms());
+                            }
+                            broker.router.deliver_remote(&channel, Arc::new(message));
+                        }
                         None => tracing::warn!(channel, "unreadable bus message ignored"),
                     }
                 }

@@ -46,6 +46,10 @@ pub struct ServerConfig {
     pub web_dir: PathBuf,
     pub node_id: u16,
     pub shutdown_grace_ms: u64,
+    /// Origins besides the page's own that may open the WebSocket and call
+    /// the API from a browser (`"*"` for any).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -254,6 +258,8 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        crate::server::web_security::Origins::parse(&self.server.allowed_origins)
+            .map_err(ConfigError)?;
         let nonzero = [
             ("stomp.outbound_queue", self.stomp.outbound_queue),
             ("stomp.max_subscriptions", self.stomp.max_subscriptions),

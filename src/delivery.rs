@@ -28,6 +28,14 @@ pub struct Message {
     pub mentions: Vec<i64>,
 }
 
+impl Message {
+    /// When a chat message was accepted (its `timestamp` header, Unix
+    /// milliseconds); none for messages that carry no such header.
+    pub fn accepted_at(&self) -> Option<i64> {
+        self.headers.get("timestamp")?.parse().ok()
+    }
+}
+
 /// One message handed to one subscription of a session.
 #[derive(Debug)]
 pub struct Delivery {

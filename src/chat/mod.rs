@@ -32,6 +32,7 @@ use crate::auth::Principal;
 use crate::cluster::ClusterLink;
 use crate::config::{ChatConfig, Config};
 use crate::delivery::{Message, SessionHandle};
+use crate::metrics::Metrics;
 pub use frames::{destination, stored_message};
 pub use hub::Channel;
 use hub::Hub;
@@ -89,10 +90,11 @@ pub struct Chat {
     delivered: Mutex<HashMap<(UserId, String), i64>>,
     /// The other nodes, in cluster mode; set once at start-up.
     cluster: OnceLock<Arc<ClusterLink>>,
+    metrics: Arc<Metrics>,
 }
 
 impl Chat {
-    pub fn new(config: &Config, stores: &Stores) -> Chat {
+    pub fn new(config: &Config, stores: &Stores, metrics: Arc<Metrics>) -> Chat {
         Chat {
             directory: stores.directory.clone(),
             log: stores.messages.clone(),
@@ -108,6 +110,7 @@ impl Chat {
             locks: Mutex::new(HashMap::new()),
             delivered: Mutex::new(HashMap::new()),
             cluster: OnceLock::new(),
+            metrics,
         }
     }
 
@@ -234,8 +237,11 @@ impl Chat {
         let id = message.conversation.clone();
         let lock = self.lock_for(&id);
         let guard = lock.lock().await;
+        let started = std::time::Instant::now();
         let appended = self.log.append(message).await?;
+        self.metrics.store_write.observe(started.elapsed());
         if !appended.duplicate {
+            Metrics::inc(&self.metrics.messages_persisted_total);
             deliver(&appended.message);
         }
         drop(guard);

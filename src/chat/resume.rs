@@ -127,6 +127,7 @@ impl Chat {
 
     /// Moves a message that was never acknowledged to the dead-letter store.
     pub fn dead_letter(&self, letter: DeadLetter) {
+        crate::metrics::Metrics::inc(&self.metrics.dead_letters_total);
         let store = self.dead_letters.clone();
         tokio::spawn(async move {
             if let Err(error) = store.dead_letter(letter).await {

@@ -27,6 +27,8 @@ use crate::metrics::Metrics;
 use crate::session;
 use crate::transport::WebSocketTransport;
 
+use super::web_security::{with_security_headers, Origins};
+
 /// STOMP's WebSocket subprotocols, most preferred first.
 const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 
@@ -35,19 +37,36 @@ const SUBPROTOCOLS: [&str; 3] = ["v12.stomp", "v11.stomp", "v10.stomp"];
 pub struct AppState {
     pub broker: Arc<Broker>,
     pub tasks: TaskTracker,
+    pub origins: Arc<Origins>,
+}
+
+impl AppState {
+    pub fn new(broker: Arc<Broker>, tasks: TaskTracker) -> AppState {
+        // Config validation has already refused a list that does not parse.
+        let origins = Origins::parse(&broker.config.server.allowed_origins).unwrap_or_default();
+        AppState {
+            broker,
+            tasks,
+            origins: Arc::new(origins),
+        }
+    }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
     let ws_path = state.broker.config.server.ws_path.clone();
-    Router::new()
+    let mut api = api::routes(&state.broker.config);
+    if let Some(cors) = state.origins.cors() {
+        api = api.layer(cors);
+    }
+    let router = Router::new()
         .route(&ws_path, get(upgrade))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
-        .nest("/api", api::routes(&state.broker.config))
-        .fallback(web_client)
-        .with_state(state)
+        .nest("/api", api)
+        .fallback(web_client);
+    with_security_headers(router).with_state(state)
 }
 
 /// Serves HTTP until shutdown.
@@ -69,11 +88,19 @@ pub async fn serve(listener: TcpListener, state: AppState) {
     }
 }
 
+/// Ready for traffic: not shutting down, and the store (and Redis, in a
+/// cluster) answer. A load balancer stops sending clients here otherwise.
 async fn ready(State(state): State<AppState>) -> Response {
     if state.broker.shutdown.is_cancelled() {
-        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
-    } else {
-        "ready\n".into_response()
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
+    match state.broker.ready().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {reason}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -218,6 +245,14 @@ async fn upgrade(
         )
         .into_response();
     };
+    if !state.origins.allows(headers) {
+        return ApiError::new(
+            StatusCode::FORBIDDEN,
+            "origin_not_allowed",
+            "pages from this origin may not open Herald's WebSocket; add it to server.allowed_origins",
+        )
+        .into_response();
+    }
     let protocol = choose_subprotocol(headers.get_all(header::SEC_WEBSOCKET_PROTOCOL).iter());
     let Some(place) = state.broker.abuse.connections.admit(peer.ip()) else {
         Metrics::inc(&state.broker.metrics.connections_refused_total);

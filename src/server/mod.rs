@@ -7,6 +7,7 @@ pub mod http;
 pub mod shutdown;
 mod tcp;
 pub mod tls;
+pub mod web_security;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,10 +81,7 @@ impl Server {
         ));
         tasks.spawn(http::serve(
             http_listener,
-            http::AppState {
-                broker: broker.clone(),
-                tasks: tasks.clone(),
-            },
+            http::AppState::new(broker.clone(), tasks.clone()),
         ));
         let mut stomp_addr = None;
         if let Some(addr) = config.stomp_listen {
@@ -160,10 +158,7 @@ async fn start_tls(broker: &Arc<Broker>, tasks: &TaskTracker) -> Result<TlsListe
     if let Some(addr) = config.wss_listen {
         let listener = bind(addr).await?;
         listeners.wss_addr = Some(local_addr(&listener, addr)?);
-        let state = http::AppState {
-            broker: broker.clone(),
-            tasks: tasks.clone(),
-        };
+        let state = http::AppState::new(broker.clone(), tasks.clone());
         tasks.spawn(tls::accept_wss(listener, state, certificates.clone()));
     }
     if let Some(addr) = config.stomps_listen {

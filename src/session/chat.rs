@@ -10,7 +10,7 @@ use herald_storage::DeadLetter;
 use tokio::time::Instant;
 
 use super::subscriptions::{AckMode, ChatDelivery, ChatSubscription};
-use super::{Refusal, Session};
+use super::{ErrorReason, Refusal, Session};
 use crate::chat::feed::{Cursor, Feed};
 use crate::chat::{now_ms, stored_message, Channel, Device};
 use crate::transport::Transport;
@@ -46,7 +46,7 @@ impl<T: Transport> Session<T> {
                 frame.get("since-seq"),
             )
             .await
-            .map_err(|error| Refusal::new(error.to_string()))?;
+            .map_err(Refusal::from)?;
         let mut feed = Feed::default();
         let mut cursors = std::collections::HashMap::new();
         for start in starts {
@@ -120,7 +120,10 @@ impl<T: Transport> Session<T> {
                     .chat()
                     .fetch(&conversation, delivered, wanted)
                     .await
-                    .map_err(|error| Refusal::new(format!("history unavailable: {error}")))?;
+                    .map_err(|error| {
+                        Refusal::new(format!("history unavailable: {error}"))
+                            .because(ErrorReason::Unavailable)
+                    })?;
                 let feed = &mut self
                     .subscriptions
                     .by_id
@@ -166,7 +169,7 @@ impl<T: Transport> Session<T> {
         };
         let chat = self.broker.chat().clone();
         let unavailable = |error: herald_storage::StoreError| {
-            Refusal::new(format!("history unavailable: {error}"))
+            Refusal::new(format!("history unavailable: {error}")).because(ErrorReason::Unavailable)
         };
         let mut inbox_heads = None;
         for subscription in self.subscriptions.by_id.values_mut() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use herald_protocol::heartbeat::{negotiate, HeartBeat};
 use herald_protocol::{Command, Escaping, Frame, Version};
 
-use super::{HeartBeats, Refusal, Session};
+use super::{ErrorReason, HeartBeats, Refusal, Session};
 use crate::auth::jwt::looks_like_jwt;
 use crate::auth::AuthError;
 use crate::transport::Transport;
@@ -25,10 +25,10 @@ impl<T: Transport> Session<T> {
             ));
         }
         if !frame.body.is_empty() {
-            return Err(Refusal::new(format!(
-                "{} frames must not have a body",
-                frame.command
-            )));
+            return Err(
+                Refusal::new(format!("{} frames must not have a body", frame.command))
+                    .because(ErrorReason::Malformed),
+            );
         }
         let version = Version::negotiate(frame.get("accept-version")).ok_or_else(|| {
             Refusal::with_detail(
@@ -45,6 +45,7 @@ impl<T: Transport> Session<T> {
                 Refusal::new(format!(
                     "invalid heart-beat header {value:?}: expected two integers, cx,cy"
                 ))
+                .because(ErrorReason::Malformed)
             })?,
         };
         let authorization = frame.get("Authorization").or(frame.get("authorization"));
@@ -53,7 +54,9 @@ impl<T: Transport> Session<T> {
             self.broker
                 .abuse
                 .check_login(login, self.peer.ip())
-                .map_err(|limited| Refusal::new(limited.to_string()))?;
+                .map_err(|limited| {
+                    Refusal::new(limited.to_string()).because(ErrorReason::RateLimited)
+                })?;
         }
         let principal = self
             .broker
@@ -64,7 +67,7 @@ impl<T: Transport> Session<T> {
                 if let (Some(login), AuthError::BadCredentials) = (password_login, &error) {
                     self.broker.abuse.login_failed(login, self.peer.ip());
                 }
-                Refusal::new(error.to_string())
+                Refusal::from(error)
             })?;
         self.device_id = frame
             .get("device-id")
@@ -76,7 +79,10 @@ impl<T: Transport> Session<T> {
                 .chat()
                 .register_device(principal.user_id, device)
                 .await
-                .map_err(|error| Refusal::new(format!("cannot register device: {error}")))?;
+                .map_err(|error| {
+                    Refusal::new(format!("cannot register device: {error}"))
+                        .because(ErrorReason::Unavailable)
+                })?;
         }
 
         let stomp = &self.broker.config.stomp;

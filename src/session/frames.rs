@@ -7,7 +7,7 @@ use std::sync::Arc;
 use herald_protocol::{Command, Frame, Version};
 
 use super::subscriptions::{AckMode, Subscription};
-use super::{Flow, Refusal, Session};
+use super::{ErrorReason, Flow, Refusal, Session};
 use crate::metrics::Metrics;
 use crate::router::Subscribed;
 use crate::transport::Transport;
@@ -50,10 +50,10 @@ impl<T: Transport> Session<T> {
 
     async fn apply(&mut self, frame: Frame) -> Result<Flow, Refusal> {
         if !frame.body.is_empty() && !frame.command.allows_body() {
-            return Err(Refusal::new(format!(
-                "{} frames must not have a body",
-                frame.command
-            )));
+            return Err(
+                Refusal::new(format!("{} frames must not have a body", frame.command))
+                    .because(ErrorReason::Malformed),
+            );
         }
         match frame.command {
             Command::Send => self.send(frame).await,
@@ -97,13 +97,14 @@ impl<T: Transport> Session<T> {
             return Err(Refusal::new(format!(
                 "too many SEND frames from your address: at most {} per second (limits.sends_per_second_per_ip)",
                 self.broker.config.limits.sends_per_second_per_ip
-            )));
+            ))
+            .because(ErrorReason::RateLimited));
         }
         let destination = required(&frame, "destination")?;
         self.broker
             .router
             .check_send(self.principal(), destination)
-            .map_err(|error| Refusal::new(error.to_string()))?;
+            .map_err(Refusal::from)?;
         if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
             self.transactions.hold(&transaction, frame)?;
         } else {
@@ -126,7 +127,7 @@ impl<T: Transport> Session<T> {
             .router
             .publish(self.principal(), &destination, headers, frame.body)
             .await
-            .map_err(|error| Refusal::new(error.to_string()))?;
+            .map_err(Refusal::from)?;
         self.receipt_headers = published.receipt_headers;
         Metrics::inc(&self.broker.metrics.messages_published_total);
         Ok(())
@@ -144,7 +145,11 @@ impl<T: Transport> Session<T> {
         let id: Arc<str> = match (frame.get("id"), self.version) {
             (Some(id), _) => id.into(),
             (None, Version::V1_0) => destination.into(),
-            (None, _) => return Err(Refusal::new("SUBSCRIBE requires an id header")),
+            (None, _) => {
+                return Err(
+                    Refusal::new("SUBSCRIBE requires an id header").because(ErrorReason::Malformed)
+                )
+            }
         };
         if self.subscriptions.by_id.contains_key(&id) {
             return Err(Refusal::new(format!(
@@ -155,13 +160,15 @@ impl<T: Transport> Session<T> {
         if self.subscriptions.by_id.len() >= limit {
             return Err(Refusal::new(format!(
                 "too many subscriptions on this connection (max_subscriptions {limit})"
-            )));
+            ))
+            .because(ErrorReason::Limit));
         }
         let ack_mode = AckMode::parse(frame.get("ack")).ok_or_else(|| {
             Refusal::new(format!(
                 "invalid ack header {:?}: use auto, client or client-individual",
                 frame.get("ack").unwrap_or_default()
             ))
+            .because(ErrorReason::Malformed)
         })?;
         let prefetch = match frame.get("prefetch-count") {
             None => None,
@@ -170,7 +177,8 @@ impl<T: Transport> Session<T> {
                 _ => {
                     return Err(Refusal::new(format!(
                         "invalid prefetch-count {value:?}: expected a positive integer"
-                    )))
+                    ))
+                    .because(ErrorReason::Malformed))
                 }
             },
         };
@@ -189,7 +197,7 @@ impl<T: Transport> Session<T> {
                 window,
             )
             .await
-            .map_err(|error| Refusal::new(error.to_string()))?;
+            .map_err(Refusal::from)?;
         let chat_channel = match &routed {
             Subscribed::Chat { channel } => Some(*channel),
             _ => None,
@@ -216,7 +224,10 @@ impl<T: Transport> Session<T> {
         let id = match (frame.get("id"), self.version) {
             (Some(id), _) => id,
             (None, Version::V1_0) => required(frame, "destination")?,
-            (None, _) => return Err(Refusal::new("UNSUBSCRIBE requires an id header")),
+            (None, _) => {
+                return Err(Refusal::new("UNSUBSCRIBE requires an id header")
+                    .because(ErrorReason::Malformed))
+            }
         };
         let subscription = self.subscriptions.remove(id).ok_or_else(|| {
             Refusal::new(format!("no subscription with id {id:?} on this connection"))
@@ -247,9 +258,10 @@ impl<T: Transport> Session<T> {
         } else {
             "message-id"
         };
-        frame
-            .get(header)
-            .ok_or_else(|| Refusal::new(format!("{} requires the {header} header", frame.command)))
+        frame.get(header).ok_or_else(|| {
+            Refusal::new(format!("{} requires the {header} header", frame.command))
+                .because(ErrorReason::Malformed)
+        })
     }
 
     /// Applies an ACK or NACK: the queue forgets acknowledged messages and
@@ -280,6 +292,7 @@ impl<T: Transport> Session<T> {
             if frame.command == Command::Ack {
                 handle.ack(key, settled.stored_ids).await.map_err(|error| {
                     Refusal::new(format!("acknowledgement not recorded: {error}"))
+                        .because(ErrorReason::Unavailable)
                 })?;
             } else {
                 handle.nack(key, settled.stored_ids);
@@ -291,7 +304,8 @@ impl<T: Transport> Session<T> {
 }
 
 fn required<'f>(frame: &'f Frame, header: &str) -> Result<&'f str, Refusal> {
-    frame
-        .get(header)
-        .ok_or_else(|| Refusal::new(format!("{} requires the {header} header", frame.command)))
+    frame.get(header).ok_or_else(|| {
+        Refusal::new(format!("{} requires the {header} header", frame.command))
+            .because(ErrorReason::Malformed)
+    })
 }

@@ -26,7 +26,7 @@ use crate::broker::Broker;
 use crate::delivery::{session_channel, SessionHandle, SessionInbox};
 use crate::metrics::Metrics;
 use crate::transport::Transport;
-pub use error::{CloseReason, Refusal};
+pub use error::{CloseReason, ErrorReason, Refusal};
 use subscriptions::Subscriptions;
 use transactions::Transactions;
 
@@ -118,16 +118,35 @@ pub async fn serve<T: Transport>(broker: Arc<Broker>, transport: T, peer: Socket
         resync: false,
         frame_started: None,
     };
-    Metrics::inc(&session.broker.metrics.connections_open);
+    let metrics = session.broker.metrics.clone();
+    let by_transport = match session.transport.name() {
+        "websocket" => &metrics.websocket_connections_open,
+        _ => &metrics.tcp_connections_open,
+    };
+    Metrics::inc(&metrics.connections_open);
+    Metrics::inc(by_transport);
     let reason = session.run().await;
     session.finish(&reason).await;
-    Metrics::dec(&session.broker.metrics.connections_open);
+    Metrics::dec(&metrics.connections_open);
+    Metrics::dec(by_transport);
+    Metrics::inc(&metrics.connections_closed_total);
     let login = session
         .principal
         .as_ref()
         .map(|p| p.username.as_str())
         .unwrap_or("-");
-    tracing::debug!(peer = %session.peer, transport = session.transport.name(), login, %reason, "connection closed");
+    // Once per connection, at info: an operator asking "why did this
+    // client drop" finds the answer without turning on debug logging.
+    tracing::info!(
+        peer = %session.peer,
+        transport = session.transport.name(),
+        login,
+        device = session.device_id.as_deref().unwrap_or("-"),
+        reason = reason.code(),
+        detail = %reason,
+        open_ms = now.elapsed().as_millis() as u64,
+        "connection closed"
+    );
 }
 
 impl<T: Transport> Session<T> {
@@ -148,7 +167,7 @@ impl<T: Transport> Session<T> {
         loop {
             match self.decoder.decode(&mut self.read_buffer) {
                 Ok(Some(frame)) => {
-                    Metrics::inc(&self.broker.metrics.frames_in_total);
+                    self.broker.metrics.frames_in.inc(frame.command);
                     let receipt = frame.get("receipt").map(str::to_owned);
                     return match self.connect(frame).await {
                         Ok(()) => self.flush().await,
@@ -156,12 +175,12 @@ impl<T: Transport> Session<T> {
                     };
                 }
                 Ok(None) => {}
-                Err(error) => return Err(self.refuse(Refusal::new(error.to_string()), None).await),
+                Err(error) => return Err(self.refuse(Refusal::from(error), None).await),
             }
             tokio::select! {
                 _ = self.broker.shutdown.cancelled() => return Err(CloseReason::Shutdown),
                 _ = sleep_until(deadline) => {
-                    return Err(self.refuse(Refusal::new("no CONNECT frame within the connect timeout"), None).await);
+                    return Err(self.refuse(Refusal::new("no CONNECT frame within the connect timeout").because(ErrorReason::Timeout), None).await);
                 }
                 read = self.transport.read(&mut self.read_buffer) => self.bytes_read(read).await?,
             }
@@ -232,7 +251,8 @@ impl<T: Transport> Session<T> {
                     let refusal = Refusal::with_detail(
                         format!("frame not completed within stomp.frame_timeout_ms ({timeout} ms)"),
                         "send each frame whole; a frame begun must end in time",
-                    );
+                    )
+                    .because(ErrorReason::Timeout);
                     return Ok(self.refuse(refusal, None).await);
                 }
                 // More stored messages to write: go round again at once.
@@ -256,11 +276,11 @@ impl<T: Transport> Session<T> {
     fn next_frame(&mut self) -> Result<Option<Frame>, Refusal> {
         match self.decoder.decode(&mut self.read_buffer) {
             Ok(Some(frame)) => {
-                Metrics::inc(&self.broker.metrics.frames_in_total);
+                self.broker.metrics.frames_in.inc(frame.command);
                 Ok(Some(frame))
             }
             Ok(None) => Ok(None),
-            Err(error) => Err(Refusal::new(error.to_string())),
+            Err(error) => Err(Refusal::from(error)),
         }
     }
 
@@ -278,11 +298,12 @@ impl<T: Transport> Session<T> {
                 let refusal = Refusal::with_detail(
                     format!("frame exceeds max_frame_bytes ({limit})"),
                     error.to_string(),
-                );
+                )
+                .because(ErrorReason::Limit);
                 Err(self.refuse(refusal, None).await)
             }
             Err(error) if error.kind() == std::io::ErrorKind::InvalidInput => {
-                let mut refusal = Refusal::new(error.to_string());
+                let mut refusal = Refusal::new(error.to_string()).because(ErrorReason::Malformed);
                 refusal.close = crate::transport::CloseKind::InvalidPayload;
                 Err(self.refuse(refusal, None).await)
             }
@@ -324,7 +345,7 @@ impl<T: Transport> Session<T> {
     fn write_frame(&mut self, frame: &Frame) {
         let escaping = herald_protocol::Escaping::for_version(self.version);
         herald_protocol::encode_with(frame, escaping, &mut self.write_buffer);
-        Metrics::inc(&self.broker.metrics.frames_out_total);
+        self.broker.metrics.frames_out.inc(frame.command);
         self.push_write();
     }
 

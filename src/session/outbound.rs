@@ -47,7 +47,15 @@ impl<T: Transport> Session<T> {
                     return;
                 }
                 match chat.feed.offer(conversation, *seq) {
-                    Offer::Deliver => {}
+                    Offer::Deliver => {
+                        if let Some(accepted) = delivery.message.accepted_at() {
+                            let now = crate::chat::now_ms();
+                            self.broker
+                                .metrics
+                                .delivery_latency
+                                .observe_since_ms(accepted, now);
+                        }
+                    }
                     Offer::Duplicate => return,
                     Offer::Behind => {
                         self.chat_behind = true;
@@ -276,7 +284,7 @@ impl<T: Transport> Session<T> {
         };
         frame.body = bytes::Bytes::from(detail.clone().into_bytes());
         self.write_frame(&frame);
-        Metrics::inc(&self.broker.metrics.error_frames_total);
+        self.broker.metrics.errors.inc(refusal.reason);
         let _ = self.flush().await;
         self.linger().await;
         self.transport.close(refusal.close).await;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use herald_protocol::Frame;
 
-use super::error::Refusal;
+use super::error::{ErrorReason, Refusal};
 
 /// Most frames one transaction may hold, so a client cannot buffer without
 /// bound inside a transaction that it never commits.
@@ -23,9 +23,10 @@ impl Transactions {
             return Err(Refusal::new(format!("transaction {id} is already open")));
         }
         if self.open.len() >= MAX_OPEN {
-            return Err(Refusal::new(format!(
-                "too many open transactions (limit {MAX_OPEN})"
-            )));
+            return Err(
+                Refusal::new(format!("too many open transactions (limit {MAX_OPEN})"))
+                    .because(ErrorReason::Limit),
+            );
         }
         self.open.insert(id.to_owned(), Vec::new());
         Ok(())
@@ -40,7 +41,8 @@ impl Transactions {
         if frames.len() >= MAX_FRAMES {
             return Err(Refusal::new(format!(
                 "transaction {id} holds too many frames (limit {MAX_FRAMES})"
-            )));
+            ))
+            .because(ErrorReason::Limit));
         }
         frames.push(frame);
         Ok(())

@@ -114,6 +114,21 @@ impl Stores {
         })
     }
 
+    /// Whether every database behind the stores answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut closer = &self.closer;
+        loop {
+            match closer {
+                Closer::Sqlite(database) => return database.ping().await,
+                Closer::Postgres(database) => return database.ping().await,
+                Closer::Mongo { sql, mongo } => {
+                    mongo.ping().await?;
+                    closer = sql;
+                }
+            }
+        }
+    }
+
     /// Finishes in-flight writes and closes the backend; later calls on
     /// any of the stores fail with [`StoreError::Closed`].
     pub async fn close(&self) {

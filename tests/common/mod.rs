@@ -56,12 +56,18 @@ impl TestBroker {
         Url::parse(&format!("tcp://{}", self.server.stomp_addr.unwrap())).unwrap()
     }
 
+    /// A metric's value, summed over its labels.
     pub fn metric(&self, name: &str) -> u64 {
         let text = self.server.broker.metrics.render();
-        text.lines()
-            .find_map(|line| line.strip_prefix(&format!("herald_{name} ")))
-            .and_then(|value| value.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name}"))
+        let plain = format!("herald_{name} ");
+        let labelled = format!("herald_{name}{{");
+        let values: Vec<u64> = text
+            .lines()
+            .filter(|line| line.starts_with(&plain) || line.starts_with(&labelled))
+            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+            .collect();
+        assert!(!values.is_empty(), "no metric {name}");
+        values.iter().sum()
     }
 }
 

@@ -66,6 +66,9 @@ pub trait Shared: Send + Sync + 'static {
     /// Which of `users` are online on any live node.
     async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError>;
 
+    /// Whether the shared server answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
     /// Counts one event under `key` in the current second; false when
     /// there were already `limit` (over the limit).
     async fn rate(&self, key: &str, limit: u32) -> Result<bool, StoreError>;

@@ -279,6 +279,14 @@ impl Shared for RedisCluster {
             .collect())
     }
 
+    async fn ping(&self) -> Result<(), StoreError> {
+        let mut connection = self.commands.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await?;
+        Ok(())
+    }
+
     async fn rate(&self, key: &str, limit: u32) -> Result<bool, StoreError> {
         let second = now_ms() / 1000;
         let key = format!("herald:rate:{key}:{second}");

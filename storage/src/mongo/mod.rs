@@ -160,6 +160,13 @@ impl MongoDatabase {
         self.shared.client.clone().shutdown().immediate(true).await;
     }
 
+    /// Whether the server answers a command (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _permit = self.enter().await?;
+        self.shared.database.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
     /// Drops the whole database: for tests that made one of their own.
     pub async fn drop_database(&self) -> Result<(), StoreError> {
         let _permit = self.enter().await?;

@@ -196,6 +196,12 @@ impl PgDatabase {
         self.shared.pool.close().await;
     }
 
+    /// Whether the server answers a query (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.readers()?).await?;
+        Ok(())
+    }
+
     /// The pool, for reads, or `Closed` once closing started.
     fn readers(&self) -> Result<&PgPool, StoreError> {
         if self.shared.closing.load(Ordering::Acquire) {

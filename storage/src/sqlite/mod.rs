@@ -239,6 +239,12 @@ impl SqliteDatabase {
         self.shared.readers.close().await;
     }
 
+    /// Whether the database file still answers a query (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.readers()?).await?;
+        Ok(())
+    }
+
     /// The read pool, or `Closed` once closing started.
     fn readers(&self) -> Result<&SqlitePool, StoreError> {
         if self.shared.closing.load(Ordering::Acquire) {
