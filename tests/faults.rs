@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -77,12 +77,25 @@ fn marker(body: &[u8]) -> Option<String> {
 }
 
 impl Stream {
+    /// CONNECT, waiting as long for the answer as for a SEND's: with the
+    /// database away, checking a login takes up to the pool's timeout.
     async fn connect(&self, url: &Url) -> Result<Connection, ClientError> {
-        let (connection, _) = match &self.token {
-            Some(token) => Connection::connect(url, None, Some(token), "0,0").await?,
-            None => Connection::connect(url, Some("guest"), Some("guest"), "0,0").await?,
-        };
-        Ok(connection)
+        let mut connection = Connection::open(url).await?;
+        let mut frame = Frame::new(Stomp::Connect)
+            .header("accept-version", "1.2")
+            .header("host", "herald")
+            .header("heart-beat", "0,0");
+        match &self.token {
+            Some(token) => frame = frame.header("passcode", token.as_str()),
+            None => frame = frame.header("login", "guest").header("passcode", "guest"),
+        }
+        connection.send(&frame).await?;
+        let reply = connection.receive_timeout(ANSWER).await?;
+        match reply.command {
+            Stomp::Connected => Ok(connection),
+            Stomp::Error => Err(ClientError::Refused(describe_error(&reply))),
+            other => panic!("{}: {other} in answer to CONNECT", self.label),
+        }
     }
 
     /// SENDs flat out, each with a receipt, up to [`WINDOW`] unanswered,
@@ -635,6 +648,314 @@ async fn sigterm_mid_flood_drains_and_every_receipted_message_survives() {
         &group_chat,
     )
     .await;
+}
+
+/// Counters one stream shares with the test while it runs.
+#[derive(Default)]
+struct Tally {
+    receipts: AtomicUsize,
+    /// ERROR frames (on a SEND or on CONNECT) the stream was refused with.
+    errors: AtomicUsize,
+}
+
+/// Runs `stream` until `stop`, reconnecting after every ERROR (as a chat
+/// client does, with a short pause); a connection that ends without a
+/// clear ERROR, or a store failure not said as such, is noted in
+/// `unclear`.
+fn flood_through_outages(
+    url: Url,
+    stream: Stream,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+) -> tokio::task::JoinHandle<(Stream, Record, Vec<String>)> {
+    tokio::spawn(async move {
+        let mut record = Record::default();
+        let mut unclear = Vec::new();
+        let clear = |message: String, record: &mut Record, unclear: &mut Vec<String>| {
+            if !message.contains("unavailable") {
+                unclear.push(format!("{}: ERROR {message:?}", stream.label));
+            }
+            record.endings.push(message);
+            tally.errors.fetch_add(1, Ordering::Relaxed);
+        };
+        while !stop.load(Ordering::Relaxed) {
+            let mut connection = match stream.connect(&url).await {
+                Ok(connection) => connection,
+                Err(ClientError::Refused(message)) => {
+                    clear(format!("CONNECT: {message}"), &mut record, &mut unclear);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+                Err(error) => panic!("{}: cannot reach the broker: {error}", stream.label),
+            };
+            match stream
+                .flood(&mut connection, &mut record, &tally.receipts, &stop)
+                .await
+            {
+                Ending::Stopped => {
+                    connection.disconnect().await.expect("DISCONNECT");
+                }
+                Ending::Error(frame) => {
+                    clear(describe_error(&frame), &mut record, &mut unclear);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Ending::Closed(how) => {
+                    unclear.push(format!("{}: closed without an ERROR: {how}", stream.label));
+                    record.endings.push(how);
+                }
+            }
+        }
+        (stream, record, unclear)
+    })
+}
+
+/// Waits until `ready` holds, failing with `what` and the broker's log if
+/// it never does.
+async fn until(what: &str, log: &Path, bound: Duration, mut ready: impl FnMut() -> bool) {
+    let mut waited = Duration::ZERO;
+    while !ready() {
+        assert!(
+            waited < bound,
+            "{what} (waited {bound:?}); herald's log:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += Duration::from_millis(20);
+    }
+}
+
+/// PostgreSQL goes away twice while chat and queue SENDs flood Herald:
+/// once stopped cleanly (`fast`: sessions are killed, a checkpoint is
+/// written) and once as if the power went (`immediate`: crash recovery on
+/// start). Senders must hear a clear ERROR within the pool's acquire
+/// timeout, never hang and never get a RECEIPT for what the database did
+/// not keep; the API answers 503 JSON; once PostgreSQL is back, Herald's
+/// pool reconnects by itself and the same clients carry on. Afterwards
+/// every conversation's seq runs without a gap and every receipted message
+/// is there once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_stopped_and_restarted_under_load_loses_no_receipted_message() {
+    let postgres = Arc::new(common::services::PrivatePostgres::start());
+    let data = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    let log_path = std::path::PathBuf::from("/tmp/pgdown-herald.log");
+    let _ = &logs;
+    let env = vec![
+        ("HERALD_STORE__BACKEND".to_owned(), "postgres".to_owned()),
+        ("HERALD_STORE__POSTGRES_URL".to_owned(), postgres.url()),
+        (
+            "HERALD_CHAT__SENDS_PER_SECOND".to_owned(),
+            "1000000".to_owned(),
+        ),
+    ];
+    let mut broker = BrokerProcess::spawn_logged(data.path(), &env, &log_path);
+    let bob = Api::register(&broker.http, "pgdown-bob").await;
+    let alice = Api::register(&broker.http, "pgdown-alice").await;
+    let carol = Api::register(&broker.http, "pgdown-carol").await;
+    bob.befriend(&alice).await;
+    bob.befriend(&carol).await;
+    let (status, group) = bob
+        .post(
+            "/groups",
+            json!({ "name": "Outage", "members": [alice.user_id, carol.user_id] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{group}");
+    let group_id = group["id"].as_i64().unwrap();
+    let to_bob = format!("/user/{}", bob.user_id);
+    let to_group = format!("/group/{group_id}");
+    let chat = |label: &str, from: &Api, destination: &str| Stream {
+        label: label.to_owned(),
+        destination: destination.to_owned(),
+        token: Some(from.token().to_owned()),
+    };
+    let streams = [
+        chat("alice-bob", &alice, &to_bob),
+        chat("carol-bob", &carol, &to_bob),
+        chat("alice-group", &alice, &to_group),
+        chat("carol-group", &carol, &to_group),
+        Stream {
+            label: "queue".into(),
+            destination: "/queue/faults-pg".into(),
+            token: None,
+        },
+    ];
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut floods = Vec::new();
+    let mut tallies = Vec::new();
+    for (index, stream) in streams.iter().enumerate() {
+        let url = if index % 2 == 0 {
+            broker.ws_url()
+        } else {
+            broker.tcp_url()
+        };
+        let tally = Arc::new(Tally::default());
+        tallies.push(tally.clone());
+        floods.push(flood_through_outages(
+            url,
+            stream.clone(),
+            tally,
+            stop.clone(),
+        ));
+    }
+    let receipts = |tallies: &[Arc<Tally>]| -> Vec<usize> {
+        tallies
+            .iter()
+            .map(|t| t.receipts.load(Ordering::Relaxed))
+            .collect()
+    };
+    let errors = |tallies: &[Arc<Tally>]| -> Vec<usize> {
+        tallies
+            .iter()
+            .map(|t| t.errors.load(Ordering::Relaxed))
+            .collect()
+    };
+    until("the load never got going", &log_path, ANSWER, || {
+        receipts(&tallies).iter().all(|n| *n >= 50)
+    })
+    .await;
+
+    for mode in ["fast", "immediate"] {
+        let errors_before = errors(&tallies);
+        let down = postgres.clone();
+        tokio::task::spawn_blocking(move || down.stop(mode))
+            .await
+            .unwrap();
+        // The API says so too, as JSON.
+        let (status, body) = bob
+            .get(&format!("/conversations/g{group_id}/messages"))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"], "store_unavailable", "{body}");
+        assert!(body["message"].as_str().is_some(), "{body}");
+        until(
+            &format!("PostgreSQL stopped ({mode}): some senders heard nothing"),
+            &log_path,
+            Duration::from_secs(120),
+            || {
+                errors(&tallies)
+                    .iter()
+                    .zip(&errors_before)
+                    .all(|(now, before)| now > before)
+            },
+        )
+        .await;
+        assert!(
+            broker.child.try_wait().unwrap().is_none(),
+            "herald exited while PostgreSQL was down"
+        );
+        let up = postgres.clone();
+        tokio::task::spawn_blocking(move || up.resume())
+            .await
+            .unwrap();
+        let receipts_before = receipts(&tallies);
+        until(
+            &format!("PostgreSQL is back ({mode}) but not every sender gets RECEIPTs again"),
+            &log_path,
+            Duration::from_secs(120),
+            || {
+                receipts(&tallies)
+                    .iter()
+                    .zip(&receipts_before)
+                    .all(|(now, before)| *now >= before + 50)
+            },
+        )
+        .await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut results = Vec::new();
+    let mut unclear = Vec::new();
+    for flood in floods {
+        let (stream, record, mut not_clear) = flood.await.expect("flood task");
+        unclear.append(&mut not_clear);
+        results.push((stream, record));
+    }
+    assert!(unclear.is_empty(), "{unclear:#?}");
+
+    let by_label = |label: &str| {
+        let (stream, record) = results.iter().find(|(s, _)| s.label == label).unwrap();
+        (stream, record)
+    };
+    let places: Vec<(String, Vec<&str>)> = vec![
+        (private(alice.user_id, bob.user_id), vec!["alice-bob"]),
+        (private(carol.user_id, bob.user_id), vec!["carol-bob"]),
+        (format!("g{group_id}"), vec!["alice-group", "carol-group"]),
+        ("/queue/faults-pg".into(), vec!["queue"]),
+    ];
+    let mut last_seqs = BTreeMap::new();
+    for (place, labels) in &places {
+        let writers: Vec<(&Stream, &Record)> = labels.iter().map(|l| by_label(l)).collect();
+        let counts = if place.starts_with("/queue/") {
+            let stored = drain_queue(&broker.tcp_url(), place).await;
+            check_stored(place, &stored, &writers)
+        } else {
+            let (counts, last_seq) = check_conversation(&bob, place, &writers).await;
+            last_seqs.insert(place.clone(), last_seq);
+            counts
+        };
+        for ((stream, record), stored) in writers.iter().zip(counts) {
+            println!(
+                "{:>12}: {} sent, {} receipted, {} stored; {} ERRORs",
+                stream.label,
+                record.written,
+                record.receipted.len(),
+                stored,
+                record.endings.len(),
+            );
+            assert!(
+                stored >= record.receipted.len()
+                    && stored <= record.receipted.len() + record.refused.len(),
+                "{}: a message stored without a RECEIPT must be one whose SEND was answered \
+                 with an ERROR (its commit's outcome was unknown when the database went away)",
+                stream.label
+            );
+        }
+    }
+    let mut refusals: Vec<&str> = results
+        .iter()
+        .flat_map(|(_, record)| record.endings.iter())
+        .map(|message| message.split(": ").take(2).last().unwrap_or(message))
+        .collect();
+    refusals.sort();
+    refusals.dedup();
+    println!("refusals: {refusals:?}");
+
+    // Live delivery recovered too: bob's devices get every message once, in
+    // order.
+    let private_chats: BTreeMap<String, i64> = last_seqs
+        .iter()
+        .filter(|(conversation, _)| conversation.starts_with('u'))
+        .map(|(c, s)| (c.clone(), *s))
+        .collect();
+    let since = private_chats
+        .keys()
+        .map(|c| format!("{c}=0"))
+        .collect::<Vec<_>>()
+        .join(",");
+    check_replay(
+        &broker.ws_url(),
+        &bob,
+        &to_bob,
+        ("since", since),
+        &private_chats,
+    )
+    .await;
+    let group_chat: BTreeMap<String, i64> = last_seqs
+        .iter()
+        .filter(|(conversation, _)| conversation.starts_with('g'))
+        .map(|(c, s)| (c.clone(), *s))
+        .collect();
+    check_replay(
+        &broker.tcp_url(),
+        &bob,
+        &to_group,
+        ("since-seq", "0".into()),
+        &group_chat,
+    )
+    .await;
+    assert!(broker.child.try_wait().unwrap().is_none(), "herald exited");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains("panicked"), "{log}");
 }
 
 /// A tmpfs of `size` mounted on a directory of its own, unmounted when

@@ -76,3 +76,113 @@ pub fn mongo() -> &'static str {
         &URL,
     )
 }
+
+/// A PostgreSQL cluster of one test's own, for a test that stops and
+/// restarts the server under a broker: the shared one of [`postgres`]
+/// serves every other test in the process and must stay up. It is created
+/// by `scripts/postgres.sh` in a directory of its own (so the script also
+/// installs PostgreSQL when missing and picks a free port), then stopped
+/// and started in place with `pg_ctl` on the same port and data. Dropping
+/// it, or the test process ending, removes it.
+pub struct PrivatePostgres {
+    directory: std::path::PathBuf,
+    port: u16,
+    script: String,
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let script = format!("{}/scripts/postgres.sh", env!("CARGO_MANIFEST_DIR"));
+        let directory = std::env::temp_dir().join(format!(
+            "herald-test-private-pg-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let output = Command::new("bash")
+            .args([&script, "start"])
+            .env("HERALD_PG_DIR", &directory)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
+        let watchdog = format!(
+            "(while kill -0 {} 2>/dev/null; do sleep 1; done; HERALD_PG_DIR='{}' bash '{script}' stop) >/dev/null 2>&1 &",
+            std::process::id(),
+            directory.display()
+        );
+        Command::new("sh")
+            .args(["-c", &watchdog])
+            .status()
+            .expect("start the watchdog");
+        assert!(
+            output.status.success(),
+            "postgres.sh could not start a private server: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let port = std::fs::read_to_string(directory.join("port"))
+            .expect("postgres.sh wrote the port")
+            .trim()
+            .parse()
+            .expect("a port number");
+        PrivatePostgres {
+            directory,
+            port,
+            script,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// `pg_ctl stop -m {mode}` (`fast`: sessions are terminated and the
+    /// server checkpoints; `immediate`: it quits as if the power went).
+    pub fn stop(&self, mode: &str) {
+        self.pg_ctl(&format!("-m {mode} -w stop"));
+    }
+
+    /// Starts the stopped server again on the same port and data.
+    pub fn resume(&self) {
+        self.pg_ctl(&format!(
+            "-l '{dir}/server.log' -w -t 60 -o '-c listen_addresses=127.0.0.1 -p {port} -k {dir} -c max_connections=200' start",
+            dir = self.directory.display(),
+            port = self.port
+        ));
+    }
+
+    /// Runs `pg_ctl -D <data> {arguments}` as the cluster's owner (the
+    /// server refuses to run as root), failing with its output.
+    fn pg_ctl(&self, arguments: &str) {
+        let line = format!(
+            "\"$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)/pg_ctl\" -D '{}/data' {arguments}",
+            self.directory.display()
+        );
+        let mut command = if rustix::process::geteuid().is_root() {
+            let mut command = Command::new("su");
+            command.args(["postgres", "-s", "/bin/sh", "-c", &line]);
+            command
+        } else {
+            let mut command = Command::new("sh");
+            command.args(["-c", &line]);
+            command
+        };
+        let output = command.stdin(Stdio::null()).output().expect("run pg_ctl");
+        assert!(
+            output.status.success(),
+            "pg_ctl {arguments} failed: {}{}\nserver log:\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            std::fs::read_to_string(self.directory.join("server.log")).unwrap_or_default()
+        );
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .args([&self.script, "stop"])
+            .env("HERALD_PG_DIR", &self.directory)
+            .stdin(Stdio::null())
+            .output();
+    }
+}
