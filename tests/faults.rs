@@ -1064,6 +1064,10 @@ fn noise(length: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// A full disk is the operator's problem, not a broken server: the client
+/// must be able to tell it from a 500 (and retry later), the half-written
+/// upload must not eat what space is left, and what was stored before
+/// must stay readable.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_files_disk_answers_507_and_keeps_what_was_stored() {
     let disk = SmallFilesystem::mount("1m");
