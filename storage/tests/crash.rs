@@ -1,9 +1,9 @@
 //! Durability through a real process kill: what the SQLite store answered
 //! `Ok` for is on disk even when the process dies with SIGKILL mid-batch.
 //!
-//! The test binary runs itself as the writer: `writer_child` (ignored in a
-//! normal run) is started with `--ignored --exact` and an environment
-//! variable naming the data directory. It writes from several tasks without
+//! The test binary runs itself as the writer: the test is started again with
+//! `--exact` and an environment variable naming the data directory, which
+//! makes it the writer instead of the parent. It writes from several tasks without
 //! pause and prints a line for each write only after the store answered it.
 //! The parent kills it at a random-ish moment, reopens the store and checks
 //! every printed write against what is stored.
@@ -63,6 +63,9 @@ impl Reported {
 
 #[test]
 fn sigkill_loses_no_answered_write() {
+    if let Some(directory) = std::env::var_os(DIRECTORY_VARIABLE) {
+        return writer_child(Path::new(&directory));
+    }
     let directory = tempfile::TempDir::new().expect("temp dir");
     let mut reported = Reported::default();
     for round in 0..ROUNDS {
@@ -75,7 +78,7 @@ fn sigkill_loses_no_answered_write() {
 /// then reads whatever it printed before dying.
 fn run_and_kill_writer(directory: &Path, reported: &mut Reported) {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["writer_child", "--exact", "--ignored", "--nocapture"])
+        .args(["sigkill_loses_no_answered_write", "--exact", "--nocapture"])
         .args(["--test-threads", "1"])
         .env(DIRECTORY_VARIABLE, directory)
         .stdout(Stdio::piped())
@@ -147,20 +150,11 @@ fn check_store(directory: &Path, reported: &Reported, round: usize) {
     });
 }
 
-/// The writer side; does its work only when started by the test above.
-#[test]
-#[ignore = "started as a child process by sigkill_loses_no_answered_write"]
-fn writer_child() {
-    let Some(directory) = std::env::var_os(DIRECTORY_VARIABLE) else {
-        return;
-    };
+/// The writer side, run in the child process the test above starts.
+fn writer_child(directory: &Path) {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        let store = Arc::new(
-            SqliteQueueStore::open(Path::new(&directory))
-                .await
-                .expect("open"),
-        );
+        let store = Arc::new(SqliteQueueStore::open(directory).await.expect("open"));
         let mut tasks = tokio::task::JoinSet::new();
         for writer in 0..WRITERS {
             tasks.spawn(write_forever(Arc::clone(&store), writer));

@@ -3,7 +3,8 @@
 //! conversation's seqs stay contiguous from 1 across kills and restarts.
 //!
 //! As in `crash.rs`, the test binary runs itself as the writer:
-//! `append_child` (ignored in a normal run) appends from several tasks and
+//! the test, started again with `--exact` and the data directory in an
+//! environment variable, appends from several tasks and
 //! prints a line for each append only after the store answered it; the
 //! parent kills it with SIGKILL, reopens the store and checks every line.
 
@@ -42,6 +43,9 @@ fn read_line(line: &str, reported: &mut Reported) {
 
 #[test]
 fn sigkill_loses_no_answered_append() {
+    if let Some(directory) = std::env::var_os(DIRECTORY_VARIABLE) {
+        return append_child(Path::new(&directory));
+    }
     let directory = tempfile::TempDir::new().expect("temp dir");
     let mut reported = Reported::new();
     for round in 0..ROUNDS {
@@ -52,7 +56,7 @@ fn sigkill_loses_no_answered_append() {
 
 fn run_and_kill_writer(directory: &Path, round: usize, reported: &mut Reported) {
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
-        .args(["append_child", "--exact", "--ignored", "--nocapture"])
+        .args(["sigkill_loses_no_answered_append", "--exact", "--nocapture"])
         .args(["--test-threads", "1"])
         .env(DIRECTORY_VARIABLE, directory)
         .env("HERALD_STORAGE_APPEND_ROUND", round.to_string())
@@ -125,22 +129,15 @@ fn check_log(directory: &Path, reported: &Reported, round: usize) {
     });
 }
 
-/// The writer side; does its work only when started by the test above.
-#[test]
-#[ignore = "started as a child process by sigkill_loses_no_answered_append"]
-fn append_child() {
-    let Some(directory) = std::env::var_os(DIRECTORY_VARIABLE) else {
-        return;
-    };
+/// The writer side, run in the child process the test above starts.
+fn append_child(directory: &Path) {
     let round: i64 = std::env::var("HERALD_STORAGE_APPEND_ROUND")
         .ok()
         .and_then(|round| round.parse().ok())
         .unwrap_or(0);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async move {
-        let database = SqliteDatabase::open(Path::new(&directory))
-            .await
-            .expect("open");
+        let database = SqliteDatabase::open(directory).await.expect("open");
         // Ids unique across rounds, as Snowflakes are across restarts.
         let next_id = Arc::new(AtomicI64::new((round + 1) * 1_000_000_000));
         let mut tasks = tokio::task::JoinSet::new();
