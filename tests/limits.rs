@@ -1,7 +1,8 @@
 //! Abuse limits over real sockets: connections per IP, a frame dribbled
 //! past `stomp.frame_timeout_ms`, SENDs per second per IP, and failed
 //! logins per account and per IP on the HTTP API and on STOMP CONNECT.
-//! Loopback is exempt by default, so every test clears `exempt_ips`.
+//! Subscriptions per connection are capped too. Loopback is exempt from the
+//! per-IP limits by default, so those tests clear `exempt_ips`.
 
 mod common;
 
@@ -292,4 +293,40 @@ async fn loopback_is_exempt_by_default() {
         (a.command, b.command),
         (Command::Connected, Command::Connected)
     );
+}
+
+#[tokio::test]
+async fn subscriptions_per_connection_are_capped() {
+    let broker = TestBroker::start_with(|config| config.stomp.max_subscriptions = 3).await;
+    let (mut raw, connected) = Raw::connect(&broker, "guest", "guest").await;
+    assert_eq!(connected.command, Command::Connected);
+    for n in 0..3 {
+        let subscribe =
+            format!("SUBSCRIBE\nid:{n}\ndestination:/topic/cap.{n}\nreceipt:r{n}\n\n\0");
+        raw.write(subscribe.as_bytes()).await;
+        let receipt = raw.until(Command::Receipt).await;
+        assert_eq!(receipt.get("receipt-id"), Some(format!("r{n}").as_str()));
+    }
+    raw.write(b"SUBSCRIBE\nid:3\ndestination:/topic/cap.3\nreceipt:r3\n\n\0")
+        .await;
+    let error = raw.until(Command::Error).await;
+    let message = error.get("message").unwrap();
+    assert!(message.contains("too many subscriptions"), "{message}");
+    assert!(message.contains("max_subscriptions 3"), "{message}");
+    assert!(raw.closed().await);
+    assert_eq!(broker.metric("error_frames_total"), 1);
+
+    // The cap is per connection and counts live subscriptions: another
+    // connection of the same user starts afresh, and UNSUBSCRIBE frees a place.
+    let (mut other, _) = Raw::connect(&broker, "guest", "guest").await;
+    for n in 0..3 {
+        let subscribe = format!("SUBSCRIBE\nid:{n}\ndestination:/topic/cap.{n}\n\n\0");
+        other.write(subscribe.as_bytes()).await;
+    }
+    other.write(b"UNSUBSCRIBE\nid:0\n\n\0").await;
+    other
+        .write(b"SUBSCRIBE\nid:9\ndestination:/topic/cap.9\nreceipt:again\n\n\0")
+        .await;
+    let receipt = other.until(Command::Receipt).await;
+    assert_eq!(receipt.get("receipt-id"), Some("again"));
 }
