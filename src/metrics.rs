@@ -45,9 +45,16 @@ macro_rules! counters {
                     let _ = writeln!(out, "# TYPE {name} {}", $kind);
                     let _ = writeln!(out, "{name} {}", self.$field.load(Ordering::Relaxed));
                 )*
-                self.frames_in.render(&mut out, "herald_frames_received_total", "Frames received from clients, by command.");
-                self.frames_out.render(&mut out, "herald_frames_sent_total", "Frames sent to clients, by command.");
-                self.errors.render(&mut out);
+                let commands = || Command::ALL.into_iter().map(Command::as_str);
+                self.frames_in.render(&mut out, "herald_frames_received_total", "Frames received from clients, by command.", "command", commands());
+                self.frames_out.render(&mut out, "herald_frames_sent_total", "Frames sent to clients, by command.", "command", commands());
+                self.errors.render(
+                    &mut out,
+                    "herald_error_frames_total",
+                    "ERROR frames sent, by reason.",
+                    "reason",
+                    ErrorReason::ALL.into_iter().map(ErrorReason::label),
+                );
                 self.store_write.render(&mut out, "herald_store_write_seconds", "Time to make a chat message durable.");
                 self.delivery_latency.render(
                     &mut out,
@@ -80,50 +87,55 @@ counters! {
     heartbeat_timeouts_total: "counter", "Connections closed because the peer stopped sending.";
 }
 
-/// One counter per STOMP command.
-#[derive(Debug, Default)]
-pub struct PerCommand([AtomicU64; Command::ALL.len()]);
+/// One counter per value of a closed label set, found by the value's
+/// position in its `ALL` list (STOMP commands, error reasons).
+#[derive(Debug)]
+pub struct Labelled<const N: usize>([AtomicU64; N]);
 
-impl PerCommand {
-    pub fn inc(&self, command: Command) {
-        self.0[command as usize].fetch_add(1, Ordering::Relaxed);
+impl<const N: usize> Default for Labelled<N> {
+    fn default() -> Self {
+        Labelled(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl<const N: usize> Labelled<N> {
+    fn inc_at(&self, index: usize) {
+        self.0[index].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
-
-    fn render(&self, out: &mut String, name: &str, help: &str) {
+    /// `values` are the label values in index order.
+    fn render<'a>(
+        &self,
+        out: &mut String,
+        name: &str,
+        help: &str,
+        label: &str,
+        values: impl Iterator<Item = &'a str>,
+    ) {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} counter");
-        for command in Command::ALL {
-            let value = self.0[command as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}{{command=\"{command}\"}} {value}");
+        for (value, counter) in values.zip(&self.0) {
+            let count = counter.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
         }
     }
 }
 
+/// One counter per STOMP command.
+pub type PerCommand = Labelled<{ Command::ALL.len() }>;
+
+impl PerCommand {
+    pub fn inc(&self, command: Command) {
+        self.inc_at(command as usize);
+    }
+}
+
 /// One counter per [`ErrorReason`].
-#[derive(Debug, Default)]
-pub struct PerReason([AtomicU64; ErrorReason::ALL.len()]);
+pub type PerReason = Labelled<{ ErrorReason::ALL.len() }>;
 
 impl PerReason {
     pub fn inc(&self, reason: ErrorReason) {
-        self.0[reason as usize].fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|c| c.load(Ordering::Relaxed)).sum()
-    }
-
-    fn render(&self, out: &mut String) {
-        let name = "herald_error_frames_total";
-        let _ = writeln!(out, "# HELP {name} ERROR frames sent, by reason.");
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for reason in ErrorReason::ALL {
-            let value = self.0[reason as usize].load(Ordering::Relaxed);
-            let _ = writeln!(out, "{name}{{reason=\"{}\"}} {value}", reason.label());
-        }
+        self.inc_at(reason as usize);
     }
 }
 

@@ -312,6 +312,48 @@ fn private(a: i64, b: i64) -> String {
     format!("u{}-{}", a.min(b), a.max(b))
 }
 
+/// Bob's private chats replayed over WebSocket from `since` 0, and the
+/// group over TCP from `since-seq` 0: each must bring every seq up to
+/// `last_seqs`' once, in order (see [`check_replay`]).
+async fn check_replays(
+    broker: &BrokerProcess,
+    bob: &Api,
+    to_bob: &str,
+    to_group: &str,
+    last_seqs: &BTreeMap<String, i64>,
+) {
+    let of_kind = |prefix: char| -> BTreeMap<String, i64> {
+        last_seqs
+            .iter()
+            .filter(|(conversation, _)| conversation.starts_with(prefix))
+            .map(|(c, s)| (c.clone(), *s))
+            .collect()
+    };
+    let private_chats = of_kind('u');
+    let since = private_chats
+        .keys()
+        .map(|c| format!("{c}=0"))
+        .collect::<Vec<_>>()
+        .join(",");
+    check_replay(
+        &broker.ws_url(),
+        bob,
+        to_bob,
+        ("since", since),
+        &private_chats,
+    )
+    .await;
+    let group_chat = of_kind('g');
+    check_replay(
+        &broker.tcp_url(),
+        bob,
+        to_group,
+        ("since-seq", "0".into()),
+        &group_chat,
+    )
+    .await;
+}
+
 /// Replays `conversations` to a new connection of `api`'s user through
 /// `destination` (with `resume`, a `since` or `since-seq` header), ACKing
 /// each MESSAGE, until each conversation reached its last seq; checks that
@@ -617,37 +659,7 @@ async fn sigterm_mid_flood_drains_and_every_receipted_message_survives() {
     }
 
     // Bob's devices get the same, once each and in order, over STOMP.
-    let private_chats: BTreeMap<String, i64> = last_seqs
-        .iter()
-        .filter(|(conversation, _)| conversation.starts_with('u'))
-        .map(|(c, s)| (c.clone(), *s))
-        .collect();
-    let since = private_chats
-        .keys()
-        .map(|c| format!("{c}=0"))
-        .collect::<Vec<_>>()
-        .join(",");
-    check_replay(
-        &broker.ws_url(),
-        &bob,
-        &to_bob,
-        ("since", since),
-        &private_chats,
-    )
-    .await;
-    let group_chat: BTreeMap<String, i64> = last_seqs
-        .iter()
-        .filter(|(conversation, _)| conversation.starts_with('g'))
-        .map(|(c, s)| (c.clone(), *s))
-        .collect();
-    check_replay(
-        &broker.tcp_url(),
-        &bob,
-        &to_group,
-        ("since-seq", "0".into()),
-        &group_chat,
-    )
-    .await;
+    check_replays(&broker, &bob, &to_bob, &to_group, &last_seqs).await;
 }
 
 /// Counters one stream shares with the test while it runs.
@@ -922,37 +934,7 @@ async fn postgres_stopped_and_restarted_under_load_loses_no_receipted_message() 
 
     // Live delivery recovered too: bob's devices get every message once, in
     // order.
-    let private_chats: BTreeMap<String, i64> = last_seqs
-        .iter()
-        .filter(|(conversation, _)| conversation.starts_with('u'))
-        .map(|(c, s)| (c.clone(), *s))
-        .collect();
-    let since = private_chats
-        .keys()
-        .map(|c| format!("{c}=0"))
-        .collect::<Vec<_>>()
-        .join(",");
-    check_replay(
-        &broker.ws_url(),
-        &bob,
-        &to_bob,
-        ("since", since),
-        &private_chats,
-    )
-    .await;
-    let group_chat: BTreeMap<String, i64> = last_seqs
-        .iter()
-        .filter(|(conversation, _)| conversation.starts_with('g'))
-        .map(|(c, s)| (c.clone(), *s))
-        .collect();
-    check_replay(
-        &broker.tcp_url(),
-        &bob,
-        &to_group,
-        ("since-seq", "0".into()),
-        &group_chat,
-    )
-    .await;
+    check_replays(&broker, &bob, &to_bob, &to_group, &last_seqs).await;
     assert!(broker.child.try_wait().unwrap().is_none(), "herald exited");
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(!log.contains("panicked"), "{log}");

@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use common::api::Api;
+use common::services::PrivateRedis;
 use common::{expect, BrokerProcess, TestBroker};
 use herald::client::Connection;
 use herald_protocol::{Command, Frame};
@@ -208,54 +209,6 @@ async fn readyz_follows_the_store() {
         .await
         .unwrap();
     assert_eq!(health.status(), StatusCode::OK, "the process itself is up");
-}
-
-/// A Redis server of this test's own, which it stops while Herald runs.
-struct PrivateRedis {
-    directory: std::path::PathBuf,
-    script: String,
-    url: String,
-}
-
-impl PrivateRedis {
-    fn start() -> PrivateRedis {
-        let script = format!("{}/scripts/redis.sh", env!("CARGO_MANIFEST_DIR"));
-        let directory =
-            std::env::temp_dir().join(format!("herald-test-ops-redis-{}", std::process::id()));
-        let output = std::process::Command::new("bash")
-            .args([&script, "start"])
-            .env("HERALD_REDIS_DIR", &directory)
-            .output()
-            .expect("run scripts/redis.sh");
-        assert!(
-            output.status.success(),
-            "redis.sh could not start a server: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let url = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-        PrivateRedis {
-            directory,
-            script,
-            url,
-        }
-    }
-
-    fn stop(&self) {
-        let status = std::process::Command::new("bash")
-            .args([&self.script, "stop"])
-            .env("HERALD_REDIS_DIR", &self.directory)
-            .status()
-            .expect("run scripts/redis.sh stop");
-        assert!(status.success());
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
-        let _ = std::fs::remove_dir_all(&self.directory);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@
 
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -23,28 +24,63 @@ pub fn shared(
                 return url;
             }
         }
-        let path = format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"));
-        let directory = std::env::temp_dir().join(format!("herald-test-{script}-{}", std::process::id()));
-        let output = Command::new("bash")
-            .args([&path, "start"])
-            .env(dir_variable, &directory)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|error| panic!("cannot run {path}: {error}"));
-        let watchdog = format!(
-            "(while kill -0 {} 2>/dev/null; do sleep 1; done; {dir_variable}='{}' bash '{path}' stop) >/dev/null 2>&1 &",
-            std::process::id(),
-            directory.display()
-        );
-        Command::new("sh").args(["-c", &watchdog]).status().expect("start the watchdog");
-        assert!(
-            output.status.success(),
-            "{script} could not start its server: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        let directory =
+            std::env::temp_dir().join(format!("herald-test-{script}-{}", std::process::id()));
+        start_server(script, dir_variable, &directory)
     })
+}
+
+fn script_path(script: &str) -> String {
+    format!("{}/scripts/{script}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `scripts/{script} start` with `dir_variable` naming `directory`
+/// and returns what it printed (the server's URL). A watchdog runs the
+/// script's `stop` once the test process ends, even after a panic.
+fn start_server(script: &str, dir_variable: &str, directory: &Path) -> String {
+    let path = script_path(script);
+    let output = Command::new("bash")
+        .args([&path, "start"])
+        .env(dir_variable, directory)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {path}: {error}"));
+    let watchdog = format!(
+        "(while kill -0 {} 2>/dev/null; do sleep 1; done; {dir_variable}='{}' bash '{path}' stop) >/dev/null 2>&1 &",
+        std::process::id(),
+        directory.display()
+    );
+    Command::new("sh")
+        .args(["-c", &watchdog])
+        .status()
+        .expect("start the watchdog");
+    assert!(
+        output.status.success(),
+        "{script} could not start its server: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Runs `scripts/{script} stop` for the server in `directory`; true when
+/// the script says it stopped.
+fn stop_server(script: &str, dir_variable: &str, directory: &Path) -> bool {
+    Command::new("bash")
+        .args([&script_path(script), "stop"])
+        .env(dir_variable, directory)
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+/// A directory for a server of one test's own.
+fn private_directory(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "herald-test-private-{what}-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    ))
 }
 
 pub fn postgres() -> &'static str {
@@ -85,50 +121,20 @@ pub fn mongo() -> &'static str {
 /// and started in place with `pg_ctl` on the same port and data. Dropping
 /// it, or the test process ending, removes it.
 pub struct PrivatePostgres {
-    directory: std::path::PathBuf,
+    directory: PathBuf,
     port: u16,
-    script: String,
 }
 
 impl PrivatePostgres {
     pub fn start() -> PrivatePostgres {
-        let script = format!("{}/scripts/postgres.sh", env!("CARGO_MANIFEST_DIR"));
-        let directory = std::env::temp_dir().join(format!(
-            "herald-test-private-pg-{}-{}",
-            std::process::id(),
-            rand::random::<u32>()
-        ));
-        let output = Command::new("bash")
-            .args([&script, "start"])
-            .env("HERALD_PG_DIR", &directory)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap_or_else(|error| panic!("cannot run {script}: {error}"));
-        let watchdog = format!(
-            "(while kill -0 {} 2>/dev/null; do sleep 1; done; HERALD_PG_DIR='{}' bash '{script}' stop) >/dev/null 2>&1 &",
-            std::process::id(),
-            directory.display()
-        );
-        Command::new("sh")
-            .args(["-c", &watchdog])
-            .status()
-            .expect("start the watchdog");
-        assert!(
-            output.status.success(),
-            "postgres.sh could not start a private server: {}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let directory = private_directory("pg");
+        start_server("postgres.sh", "HERALD_PG_DIR", &directory);
         let port = std::fs::read_to_string(directory.join("port"))
             .expect("postgres.sh wrote the port")
             .trim()
             .parse()
             .expect("a port number");
-        PrivatePostgres {
-            directory,
-            port,
-            script,
-        }
+        PrivatePostgres { directory, port }
     }
 
     pub fn url(&self) -> String {
@@ -179,10 +185,34 @@ impl PrivatePostgres {
 
 impl Drop for PrivatePostgres {
     fn drop(&mut self) {
-        let _ = Command::new("bash")
-            .args([&self.script, "stop"])
-            .env("HERALD_PG_DIR", &self.directory)
-            .stdin(Stdio::null())
-            .output();
+        stop_server("postgres.sh", "HERALD_PG_DIR", &self.directory);
+    }
+}
+
+/// A Redis server of one test's own, for a test that stops it under a
+/// broker (the shared one of [`redis`] must stay up for the others).
+pub struct PrivateRedis {
+    directory: PathBuf,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    pub fn start() -> PrivateRedis {
+        let directory = private_directory("redis");
+        let url = start_server("redis.sh", "HERALD_REDIS_DIR", &directory);
+        PrivateRedis { directory, url }
+    }
+
+    pub fn stop(&self) {
+        assert!(
+            stop_server("redis.sh", "HERALD_REDIS_DIR", &self.directory),
+            "redis.sh could not stop the server"
+        );
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        stop_server("redis.sh", "HERALD_REDIS_DIR", &self.directory);
     }
 }
