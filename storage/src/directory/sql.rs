@@ -6,6 +6,11 @@
 //! `contacts`, `groups` and `join_requests` with the same functions in each
 //! backend, and a `database` field with `write` (runs a function of a
 //! connection in one durable transaction) and `readers` (the read pool).
+//! Those modules are written once too, in the submodules here, each a
+//! macro a backend expands with its connection and database types.
+
+pub(crate) mod contacts;
+pub(crate) mod join_requests;
 
 /// Runs `$call` (a function of a connection) as one durable write.
 macro_rules! durably {
@@ -15,6 +20,40 @@ macro_rules! durably {
             .write(move |$connection| Box::pin($call))
             .await
     };
+}
+
+/// Answers the pending request `$id` in `$table` (`accepted` or
+/// `rejected`, resolved at `$now`) and evaluates to it as read back by
+/// `$request`: `NotFound` when there is none, `Conflict` when it was
+/// answered before. Friend and join requests share this life cycle, and
+/// only the first answer may count, so the check is the update itself.
+macro_rules! settle {
+    ($connection:ident, $request:ident, $table:literal, $noun:literal, $id:expr, $accept:expr, $now:expr) => {{
+        let id = $id;
+        let status = if $accept { "accepted" } else { "rejected" };
+        let updated = sqlx::query(concat!(
+            "UPDATE ",
+            $table,
+            " SET status = $1, resolved_at = $2 WHERE id = $3 AND status = 'pending'"
+        ))
+        .bind(status)
+        .bind($now)
+        .bind(id)
+        .execute(&mut *$connection)
+        .await?
+        .rows_affected();
+        let request = $request(&mut *$connection, id)
+            .await?
+            .ok_or_else(|| $crate::StoreError::NotFound(format!(concat!($noun, " {}"), id)))?;
+        if updated == 0 {
+            return Err($crate::StoreError::Conflict(format!(
+                concat!($noun, " {} is already {}"),
+                id,
+                request.status.as_str()
+            )));
+        }
+        request
+    }};
 }
 
 /// The `Directory` impl for `$handle`; see the module docs.
@@ -350,4 +389,4 @@ macro_rules! sql_directory {
     };
 }
 
-pub(crate) use {durably, sql_directory};
+pub(crate) use {durably, settle, sql_directory};
