@@ -26,6 +26,8 @@ use crate::config::ClusterConfig;
 use crate::delivery::Message;
 
 const ORIGIN: &str = "x-herald-origin";
+/// Present on chat messages kept in the log (see `Message::logged`).
+const LOGGED: &str = "x-herald-logged";
 const MENTIONS: &str = "x-herald-mentions";
 
 /// Feeds compare themselves with the store every this many heartbeats.
@@ -108,6 +110,9 @@ pub fn encode_envelope(node: u16, message: &Message) -> Bytes {
     headers.push(ORIGIN, node.to_string());
     headers.push("destination", &*message.destination);
     headers.push("message-id", &*message.message_id);
+    if message.logged {
+        headers.push(LOGGED, "1");
+    }
     if !message.mentions.is_empty() {
         let mentions: Vec<String> = message.mentions.iter().map(|m| m.to_string()).collect();
         headers.push(MENTIONS, mentions.join(","));
@@ -149,11 +154,12 @@ pub fn decode_envelope(payload: &[u8]) -> Option<(u16, Message)> {
         .get(MENTIONS)
         .map(|list| list.split(',').filter_map(|m| m.parse().ok()).collect())
         .unwrap_or_default();
+    let logged = frame.get(LOGGED).is_some();
     let mut headers = frame.headers;
     headers.retain(|name, _| {
         !matches!(
             name,
-            ORIGIN | MENTIONS | "destination" | "message-id" | "content-length"
+            ORIGIN | MENTIONS | LOGGED | "destination" | "message-id" | "content-length"
         )
     });
     Some((
@@ -164,6 +170,7 @@ pub fn decode_envelope(payload: &[u8]) -> Option<(u16, Message)> {
             headers,
             body: frame.body,
             mentions,
+            logged,
         },
     ))
 }
@@ -256,6 +263,7 @@ mod tests {
             headers,
             body: Bytes::from_static(b"bo\0dy"),
             mentions: vec![4, 5],
+            logged: true,
         };
         let (origin, decoded) = decode_envelope(&encode_envelope(2, &message)).unwrap();
         assert_eq!(origin, 2);
@@ -265,6 +273,22 @@ mod tests {
         assert_eq!(decoded.headers.get("x-note"), Some("a:b\nc"));
         assert_eq!(decoded.body, message.body);
         assert_eq!(decoded.mentions, [4, 5]);
+        assert!(decoded.logged);
+        assert_eq!(decoded.headers.get("x-herald-logged"), None);
+        let notice = Message {
+            destination: "/group/3".into(),
+            message_id: "100".into(),
+            headers: Headers::new(),
+            body: Bytes::new(),
+            mentions: Vec::new(),
+            logged: false,
+        };
+        assert!(
+            !decode_envelope(&encode_envelope(2, &notice))
+                .unwrap()
+                .1
+                .logged
+        );
         assert!(decode_envelope(b"garbage").is_none());
         let encoded = encode_envelope(2, &message);
         assert!(encoded.starts_with(own_prefix(2).as_bytes()));

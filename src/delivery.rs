@@ -26,9 +26,22 @@ pub struct Message {
     /// Users the message mentions: their MESSAGE frames carry
     /// `mentioned:true`.
     pub mentions: Vec<i64>,
+    /// A chat message kept in its conversation's log, whose `seq` header
+    /// is its own place there. Live notices (typing, presence, delivered
+    /// and read, whose `seq` names someone else's place) are not.
+    pub logged: bool,
 }
 
 impl Message {
+    /// The (conversation, seq) of a logged chat message.
+    pub fn log_position(&self) -> Option<(String, i64)> {
+        if !self.logged {
+            return None;
+        }
+        let seq = self.headers.get("seq")?.parse().ok()?;
+        Some((self.headers.get("conversation")?.to_owned(), seq))
+    }
+
     /// When a chat message was accepted (its `timestamp` header, Unix
     /// milliseconds); none for messages that carry no such header.
     pub fn accepted_at(&self) -> Option<i64> {
@@ -140,6 +153,7 @@ mod tests {
                 headers: Headers::new(),
                 body: Bytes::new(),
                 mentions: Vec::new(),
+                logged: false,
             }),
             redelivered: false,
             stored_id: None,

@@ -37,6 +37,7 @@ pub fn stored_message(channel: Channel, stored: &StoredMessage) -> Arc<Message> 
         headers,
         body: stored.body.clone(),
         mentions: mentions_of(&stored.body),
+        logged: true,
     })
 }
 
@@ -68,6 +69,7 @@ pub fn notice(
         headers,
         body,
         mentions: Vec::new(),
+        logged: false,
     })
 }
 

@@ -209,6 +209,7 @@ mod tests {
             headers: Default::default(),
             body: Default::default(),
             mentions: Vec::new(),
+            logged: false,
         })
     }
 

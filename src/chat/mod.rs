@@ -149,6 +149,7 @@ impl Chat {
             headers,
             body: Bytes::new(),
             mentions: Vec::new(),
+            logged: false,
         });
         self.hub.broadcast(&marker);
     }
@@ -218,6 +219,7 @@ impl Chat {
                         headers: message.headers.clone(),
                         body: message.body.clone(),
                         mentions: message.mentions.clone(),
+                        logged: message.logged,
                     });
                     self.deliver(Channel::Inbox(sender), &own);
                 }

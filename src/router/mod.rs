@@ -146,6 +146,7 @@ impl Router {
             headers,
             body,
             mentions: Vec::new(),
+            logged: false,
         });
         match parsed {
             Destination::Topic(name) => {

@@ -86,6 +86,7 @@ impl Entry {
                     .collect(),
                 body: kept.body,
                 mentions: Vec::new(),
+                logged: false,
             }),
             deliveries: kept.deliveries,
             leasing: None,

@@ -39,7 +39,7 @@ impl<T: Transport> Session<T> {
         };
         let room = subscription.has_room();
         if let Some(chat) = subscription.chat.as_mut() {
-            let position = chat_position(&delivery.message);
+            let position = delivery.message.log_position();
             if let Some((conversation, seq)) = &position {
                 if !room {
                     chat.feed.defer(conversation, *seq);
@@ -408,18 +408,4 @@ const SHUTDOWN_WRITE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Header values must be one line whatever the version's escaping.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
-}
-
-/// The (conversation, seq) of a stored chat message. Live notices have
-/// none of their own: a `delivered` or `read` notice's `seq` names a
-/// position in the conversation, not the notice.
-fn chat_position(message: &Message) -> Option<(String, i64)> {
-    if matches!(
-        message.headers.get("kind"),
-        Some("delivered" | "read" | "typing" | "presence")
-    ) {
-        return None;
-    }
-    let seq = message.headers.get("seq")?.parse().ok()?;
-    Some((message.headers.get("conversation")?.to_owned(), seq))
 }

@@ -107,6 +107,10 @@ pub struct Subscriptions {
     /// Ack id to the messages it names; more than one only when a 1.0/1.1
     /// session gets the same message on two subscriptions.
     pending: HashMap<String, Vec<Unacked>>,
+    /// How many of `pending` are chat messages, kept as they come and go
+    /// (every removal goes through `take`): the session asks every turn of
+    /// its loop, and a scan would cost a look at every unacked message.
+    chat_unacked: usize,
 }
 
 impl Subscriptions {
@@ -114,6 +118,9 @@ impl Subscriptions {
     pub fn remember(&mut self, ack_id: String, unacked: Unacked) {
         if let Some(subscription) = self.by_id.get_mut(&unacked.subscription) {
             subscription.unacked.push_back(ack_id.clone());
+        }
+        if unacked.chat.is_some() {
+            self.chat_unacked += 1;
         }
         self.pending.entry(ack_id).or_default().push(unacked);
     }
@@ -156,16 +163,16 @@ impl Subscriptions {
         if entries.is_empty() {
             self.pending.remove(ack_id);
         }
+        if unacked.chat.is_some() {
+            self.chat_unacked -= 1;
+        }
         Some(unacked)
     }
 
     /// Whether any chat message waits for an ACK (the redelivery timer
     /// runs only then).
     pub fn has_chat_unacked(&self) -> bool {
-        self.pending
-            .values()
-            .flatten()
-            .any(|unacked| unacked.chat.is_some())
+        self.chat_unacked > 0
     }
 
     /// Takes out every chat message whose ack deadline passed, with its
