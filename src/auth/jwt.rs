@@ -311,20 +311,79 @@ mod tests {
     #[test]
     fn expired_token_is_refused() {
         let (tokens, _dir) = tokens(0);
+        let token = signed(&tokens, Algorithm::HS256, 1, now() - 10);
+        assert_eq!(
+            tokens.verify(&token, TokenKind::Access),
+            Err(TokenError::Expired)
+        );
+    }
+
+    fn signed(tokens: &Tokens, algorithm: Algorithm, nbf: u64, exp: u64) -> String {
         let claims = Claims {
             sub: "1".into(),
             name: "a".into(),
             ver: 0,
             typ: TokenKind::Access,
-            iat: 1,
-            nbf: 1,
-            exp: now() - 10,
+            iat: nbf,
+            nbf,
+            exp,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &tokens.encoding).unwrap();
+        encode(&Header::new(algorithm), &claims, &tokens.encoding).unwrap()
+    }
+
+    #[test]
+    fn the_algorithm_is_pinned_even_with_the_right_secret() {
+        let (tokens, _dir) = tokens(5);
+        let now = now();
+        assert!(tokens
+            .verify(
+                &signed(&tokens, Algorithm::HS256, now, now + 60),
+                TokenKind::Access
+            )
+            .is_ok());
+        for algorithm in [Algorithm::HS384, Algorithm::HS512] {
+            let token = signed(&tokens, algorithm, now, now + 60);
+            assert!(
+                matches!(
+                    tokens.verify(&token, TokenKind::Access),
+                    Err(TokenError::Invalid(_))
+                ),
+                "{algorithm:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn exp_and_nbf_are_checked_with_the_leeway() {
+        let (tokens, _dir) = tokens(30);
+        let now = now();
+        // Inside the leeway: a clock a little off either way still works.
+        assert!(tokens
+            .verify(
+                &signed(&tokens, Algorithm::HS256, now - 100, now - 10),
+                TokenKind::Access
+            )
+            .is_ok());
+        assert!(tokens
+            .verify(
+                &signed(&tokens, Algorithm::HS256, now + 10, now + 600),
+                TokenKind::Access
+            )
+            .is_ok());
+        // Past it: expired, or not valid yet.
         assert_eq!(
-            tokens.verify(&token, TokenKind::Access),
+            tokens.verify(
+                &signed(&tokens, Algorithm::HS256, now - 100, now - 60),
+                TokenKind::Access
+            ),
             Err(TokenError::Expired)
         );
+        assert!(tokens
+            .verify(
+                &signed(&tokens, Algorithm::HS256, now + 120, now + 600),
+                TokenKind::Access
+            )
+            .is_err());
     }
 
     #[test]
