@@ -533,3 +533,66 @@ async fn every_listed_route_exists_and_the_document_is_served() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(document["openapi"], "3.1.0");
 }
+
+/// A transaction is all or nothing for what the rules decide: a SEND that
+/// the rules refuse is refused when it arrives, before its COMMIT, so the
+/// transaction's earlier SENDs are never delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_send_in_a_transaction_delivers_none_of_it() {
+    let broker = TestBroker::start().await;
+    let http = broker.server.http_addr;
+    let alice = Api::register(http, "tx_alice").await;
+    let bob = Api::register(http, "tx_bob").await;
+    let mallory = Api::register(http, "tx_mallory").await;
+    alice.befriend(&bob).await;
+    let (mut bob_stomp, _) = Connection::connect(&broker.ws_url(), None, Some(bob.token()), "0,0")
+        .await
+        .unwrap();
+    bob_stomp
+        .send_with_receipt(subscribe(format!("/user/{}", bob.user_id)), "s")
+        .await
+        .unwrap();
+
+    let (mut connection, _) =
+        Connection::connect(&broker.ws_url(), None, Some(alice.token()), "0,0")
+            .await
+            .unwrap();
+    let frames = [
+        Frame::new(Command::Begin).header("transaction", "t"),
+        send(format!("/user/{}", bob.user_id)).header("transaction", "t"),
+        // Not a friend: the rules refuse this one.
+        send(format!("/user/{}", mallory.user_id)).header("transaction", "t"),
+    ];
+    for frame in &frames {
+        connection.send(frame).await.unwrap();
+    }
+    let error = connection
+        .receive_timeout(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(error.command, Command::Error, "{error:?}");
+    let message = error.get("message").unwrap();
+    assert!(message.contains("rule user-send-friends"), "{message}");
+
+    // Nothing of the transaction reached bob, nor was kept.
+    let (status, history) = bob
+        .get(&format!(
+            "/conversations/u{}-{}/messages",
+            alice.user_id.min(bob.user_id),
+            alice.user_id.max(bob.user_id)
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{history}");
+    assert_eq!(
+        history["messages"].as_array().map(Vec::len),
+        Some(0),
+        "{history}"
+    );
+    let nothing = bob_stomp
+        .receive_timeout(std::time::Duration::from_millis(500))
+        .await;
+    assert!(
+        !matches!(&nothing, Ok(frame) if frame.get("kind") == Some("message")),
+        "{nothing:?}"
+    );
+}

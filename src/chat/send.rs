@@ -62,10 +62,54 @@ impl Chat {
             }
             "read" => self.read(me, channel, &headers).await,
             "recall" => self.recall(me, channel, &headers).await,
-            other => Err(ChatError::Invalid(format!(
-                "unsupported kind {other:?}: use message, typing, read or recall"
-            ))),
+            other => Err(unsupported_kind(other)),
         }
+    }
+
+    /// What [`Chat::send`] would refuse for the frame itself and its
+    /// sender's rights, without sending anything: a SEND held in a
+    /// transaction is checked when it arrives, so that a COMMIT does not
+    /// stop half-way on a refusal it could have known of. (Rate limits and
+    /// the store are only known at COMMIT.)
+    pub async fn check(
+        &self,
+        principal: &Principal,
+        channel: Channel,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<(), ChatError> {
+        let me = principal.user_id;
+        match headers.get("kind").unwrap_or("message") {
+            "typing" => self.may_write(me, channel).await.map(drop),
+            "message" => {
+                let conversation = self.may_write(me, channel).await?;
+                self.check_message(me, &conversation, body).await.map(drop)
+            }
+            "read" | "recall" => self.participant(me, channel).await.map(drop),
+            other => Err(unsupported_kind(other)),
+        }
+    }
+
+    /// A chat message's body: within the size limit, and sharing only
+    /// files its sender may share there. Returns the files it shares.
+    async fn check_message(
+        &self,
+        me: UserId,
+        conversation: &Conversation,
+        body: &[u8],
+    ) -> Result<Vec<String>, ChatError> {
+        if body.len() > self.settings.max_message_bytes {
+            return Err(ChatError::Invalid(format!(
+                "chat message body is {} bytes; chat.max_message_bytes is {}",
+                body.len(),
+                self.settings.max_message_bytes
+            )));
+        }
+        let files = files_of(body);
+        for file in &files {
+            self.may_share(me, file, conversation).await?;
+        }
+        Ok(files)
     }
 
     /// Counts one `kind` event of `user` against the limit, shared by every
@@ -129,17 +173,7 @@ impl Chat {
         headers: Headers,
         body: Bytes,
     ) -> Result<Sent, ChatError> {
-        if body.len() > self.settings.max_message_bytes {
-            return Err(ChatError::Invalid(format!(
-                "chat message body is {} bytes; chat.max_message_bytes is {}",
-                body.len(),
-                self.settings.max_message_bytes
-            )));
-        }
-        let files = files_of(&body);
-        for file in &files {
-            self.may_share(me, file, &conversation).await?;
-        }
+        let files = self.check_message(me, &conversation, &body).await?;
         let client_msg_id = headers.get("client-msg-id").map(str::to_owned);
         let participants = match conversation {
             Conversation::Private(a, b) => vec![a, b],
@@ -379,4 +413,10 @@ fn receipt(stored: &StoredMessage) -> Sent {
             ("timestamp", stored.created_at.to_string()),
         ],
     }
+}
+
+fn unsupported_kind(kind: &str) -> ChatError {
+    ChatError::Invalid(format!(
+        "unsupported kind {kind:?}: use message, typing, read or recall"
+    ))
 }

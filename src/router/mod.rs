@@ -186,6 +186,23 @@ impl Router {
         Ok(())
     }
 
+    /// For a SEND held in a transaction: what routing it at COMMIT would
+    /// refuse for the frame and its sender's rights (chat rules included),
+    /// so the refusal comes now and a COMMIT is not cut short by it.
+    pub async fn check_held_send(
+        &self,
+        principal: &Principal,
+        destination: &str,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Result<(), RouteError> {
+        self.check_send(principal, destination)?;
+        if let Some(channel) = chat_channel(&Destination::parse(destination)?)? {
+            self.chat.check(principal, channel, headers, body).await?;
+        }
+        Ok(())
+    }
+
     /// Subscribes a session's subscription to a destination.
     pub async fn subscribe(
         &self,

@@ -101,13 +101,18 @@ impl<T: Transport> Session<T> {
             .because(ErrorReason::RateLimited));
         }
         let destination = required(&frame, "destination")?;
-        self.broker
-            .router
-            .check_send(self.principal(), destination)
-            .map_err(Refusal::from)?;
         if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
+            self.broker
+                .router
+                .check_held_send(self.principal(), destination, &frame.headers, &frame.body)
+                .await
+                .map_err(Refusal::from)?;
             self.transactions.hold(&transaction, frame)?;
         } else {
+            self.broker
+                .router
+                .check_send(self.principal(), destination)
+                .map_err(Refusal::from)?;
             self.publish(frame).await?;
         }
         Ok(Flow::Continue)
