@@ -10,6 +10,7 @@
 //! macro a backend expands with its connection and database types.
 
 pub(crate) mod contacts;
+pub(crate) mod groups;
 pub(crate) mod join_requests;
 
 /// Runs `$call` (a function of a connection) as one durable write.
@@ -28,7 +29,15 @@ macro_rules! durably {
 /// answered before. Friend and join requests share this life cycle, and
 /// only the first answer may count, so the check is the update itself.
 macro_rules! settle {
-    ($connection:ident, $request:ident, $table:literal, $noun:literal, $id:expr, $accept:expr, $now:expr) => {{
+    (
+        $connection:ident,
+        $request:ident,
+        $table:literal,
+        $noun:literal,
+        $id:expr,
+        $accept:expr,
+        $now:expr
+    ) => {{
         let id = $id;
         let status = if $accept { "accepted" } else { "rejected" };
         let updated = sqlx::query(concat!(

@@ -161,12 +161,12 @@ macro_rules! sql_contacts {
             executor: impl Executor<'e, Database = $database>,
             user: UserId,
         ) -> Result<Vec<UserId>, StoreError> {
-            Ok(
-                sqlx::query_scalar("SELECT friend FROM friendships WHERE owner = $1 ORDER BY friend")
-                    .bind(user)
-                    .fetch_all(executor)
-                    .await?,
+            Ok(sqlx::query_scalar(
+                "SELECT friend FROM friendships WHERE owner = $1 ORDER BY friend",
             )
+            .bind(user)
+            .fetch_all(executor)
+            .await?)
         }
 
         pub(super) async fn are_friends<'e>(
