@@ -279,7 +279,8 @@ fn http_rows() -> Vec<HttpRow> {
                 Shows(200, Secret::OwnerPresence),
                 Shows(200, Secret::OwnerPresence),
                 // A block ends neither the friendship nor the membership
-                // that presence follows.
+                // that presence follows; the entry stays, but says offline
+                // (tests/chat.rs a_blocker_shows_offline_to_the_blocked).
                 Shows(200, Secret::OwnerPresence),
             ],
         ),

@@ -342,6 +342,68 @@ async fn presence_and_kept_events_for_offline_users() {
     );
 }
 
+/// A block hides the blocker's presence from the blocked user (still a
+/// friend): no live notices, offline in every list; others still see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocker_shows_offline_to_the_blocked() {
+    let broker = TestBroker::start().await;
+    let http = broker.server.http_addr;
+    let alice = Api::register(http, "p_alice").await;
+    let bob = Api::register(http, "p_bob").await;
+    let carol = Api::register(http, "p_carol").await;
+    alice.befriend(&bob).await;
+    carol.befriend(&bob).await;
+    let (status, _) = bob
+        .put(&format!("/blocks/{}", alice.user_id), json!({}))
+        .await;
+    assert!(status.is_success(), "{status}");
+
+    let mut alice_connection = stomp(&broker, &alice).await;
+    subscribe(
+        &mut alice_connection,
+        &format!("/user/{}", alice.user_id),
+        "me",
+    )
+    .await;
+    let mut carol_connection = stomp(&broker, &carol).await;
+    subscribe(
+        &mut carol_connection,
+        &format!("/user/{}", carol.user_id),
+        "me",
+    )
+    .await;
+    let bob_connection = stomp(&broker, &bob).await;
+    let seen = expect_kind(&mut carol_connection, "presence").await;
+    assert_eq!(
+        body_json(&seen),
+        json!({ "user": bob.user_id, "online": true })
+    );
+
+    let (_, presence) = alice.get(&format!("/presence?ids={}", bob.user_id)).await;
+    assert_eq!(presence, json!([{ "user": bob.user_id, "online": false }]));
+    let (_, friends) = alice.get("/friends").await;
+    assert_eq!(friends[0]["user"]["id"], bob.user_id);
+    assert_eq!(friends[0]["online"], false);
+    let (_, friends) = carol.get("/friends").await;
+    assert_eq!(friends[0]["online"], true);
+    // bob's arrival and departure never reach alice.
+    bob_connection.disconnect().await.unwrap();
+    let gone = expect_kind(&mut carol_connection, "presence").await;
+    assert_eq!(
+        body_json(&gone),
+        json!({ "user": bob.user_id, "online": false })
+    );
+    loop {
+        match alice_connection
+            .receive_timeout(Duration::from_millis(300))
+            .await
+        {
+            Ok(frame) => assert_ne!(frame.get("kind"), Some("presence"), "{frame:?}"),
+            Err(_) => break,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tricky_text_is_stored_and_returned_verbatim() {
     let broker = TestBroker::start().await;

@@ -161,7 +161,7 @@ pub async fn friends(
     let chat = state.broker.chat();
     let friends = chat.directory().friends(me.user_id).await?;
     let ids: Vec<i64> = friends.iter().map(|f| f.user.id).collect();
-    let online_now = chat.online(&ids).await;
+    let online_now = chat.online_for(me.user_id, &ids).await;
     let entries: Vec<_> = friends
         .into_iter()
         .map(|friend| {

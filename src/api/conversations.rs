@@ -172,7 +172,7 @@ pub async fn list(
         })
         .collect();
     let users = directory.users(&peers).await?;
-    let online = chat.online(&peers).await;
+    let online = chat.online_for(me.user_id, &peers).await;
     let entries: Vec<_> = heads
         .into_iter()
         .map(|head| {

@@ -74,7 +74,7 @@ pub async fn list(
     let chat = state.broker.chat();
     let members = chat.directory().members(id).await?;
     let ids: Vec<i64> = members.iter().map(|m| m.user.id).collect();
-    let online_now = chat.online(&ids).await;
+    let online_now = chat.online_for(me.user_id, &ids).await;
     let entries: Vec<_> = members
         .into_iter()
         .map(|member| {

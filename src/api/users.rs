@@ -85,7 +85,7 @@ pub async fn presence(
         .into_iter()
         .filter(|id| *id == me.user_id || visible.binary_search(id).is_ok())
         .collect();
-    let online = chat.online(&ids).await;
+    let online = chat.online_for(me.user_id, &ids).await;
     let entries: Vec<_> = ids
         .into_iter()
         .map(|id| json!({ "user": id, "online": online.contains(&id) }))

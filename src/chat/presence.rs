@@ -103,7 +103,32 @@ impl Chat {
         }
     }
 
-    /// Friends and fellow group members who are online now.
+    /// Which of `users` are online as `viewer` may see them: a user who
+    /// blocks the viewer shows as offline to them, as a block should keep
+    /// the blocker's comings and goings from the blocked.
+    pub async fn online_for(&self, viewer: UserId, users: &[UserId]) -> HashSet<UserId> {
+        let mut online = self.online(users).await;
+        let mut hidden = Vec::new();
+        for &user in &online {
+            // When the store cannot say, the presence stays hidden.
+            if user != viewer
+                && self
+                    .directory
+                    .is_blocked(user, viewer)
+                    .await
+                    .unwrap_or(true)
+            {
+                hidden.push(user);
+            }
+        }
+        for user in hidden {
+            online.remove(&user);
+        }
+        online
+    }
+
+    /// Friends and fellow group members who are online now, but for those
+    /// `user` blocks.
     pub async fn presence_audience(&self, user: UserId) -> Result<Vec<UserId>, StoreError> {
         let mut audience = self.directory.friend_ids(user).await?;
         for (group, _) in self.directory.user_groups(user).await? {
@@ -111,7 +136,14 @@ impl Chat {
         }
         audience.sort_unstable();
         audience.dedup();
-        audience.retain(|&other| other != user);
+        let blocked: HashSet<UserId> = self
+            .directory
+            .blocked(user)
+            .await?
+            .into_iter()
+            .map(|blocked| blocked.id)
+            .collect();
+        audience.retain(|other| *other != user && !blocked.contains(other));
         let online = self.online(&audience).await;
         audience.retain(|other| online.contains(other));
         Ok(audience)
