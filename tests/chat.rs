@@ -393,14 +393,11 @@ async fn a_blocker_shows_offline_to_the_blocked() {
         body_json(&gone),
         json!({ "user": bob.user_id, "online": false })
     );
-    loop {
-        match alice_connection
-            .receive_timeout(Duration::from_millis(300))
-            .await
-        {
-            Ok(frame) => assert_ne!(frame.get("kind"), Some("presence"), "{frame:?}"),
-            Err(_) => break,
-        }
+    while let Ok(frame) = alice_connection
+        .receive_timeout(Duration::from_millis(300))
+        .await
+    {
+        assert_ne!(frame.get("kind"), Some("presence"), "{frame:?}");
     }
 }
 
