@@ -12,6 +12,7 @@
 pub(crate) mod contacts;
 pub(crate) mod groups;
 pub(crate) mod join_requests;
+pub(crate) mod users;
 
 /// Runs `$call` (a function of a connection) as one durable write.
 macro_rules! durably {
