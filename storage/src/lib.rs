@@ -24,6 +24,7 @@ pub mod dead_letters;
 pub mod directory;
 mod error;
 pub mod files;
+mod group_commit;
 pub mod messages;
 pub mod mongo;
 pub mod postgres;

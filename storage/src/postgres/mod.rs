@@ -36,11 +36,12 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::PgConnection;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use crate::common::migrator;
+use crate::group_commit::{submit, BoxFuture};
 use crate::{Options, StoreError};
-use writer::{LockKey, Message, Outcome, Request};
+use writer::{LockKey, Message};
 
 use crate::common::unix_millis;
 pub use cursors::PgCursors;
@@ -89,9 +90,6 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/postgres/0005_queue_leases.sql"),
     ),
 ];
-
-/// A boxed future borrowing a connection.
-type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 /// Herald's PostgreSQL database. Clones share one pool and one writer; the
 /// database closes when [`close`](Self::close) is called by any handle.
@@ -239,20 +237,6 @@ impl PgDatabase {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let (reply, answer) = oneshot::channel();
-        let job: writer::Job = Box::new(move |connection| {
-            let work = job(connection);
-            Box::pin(async move { work.await.map(|value| Box::new(value) as Outcome) })
-        });
-        self.shared
-            .inbox
-            .send(Message::Apply(Request { key, job, reply }))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
-        outcome
-            .downcast::<T>()
-            .map(|value| *value)
-            .map_err(|_| StoreError::Unavailable("the writer answered with another type".into()))
+        submit(&self.shared.inbox, key, job).await
     }
 }

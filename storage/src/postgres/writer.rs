@@ -1,12 +1,13 @@
 //! The PostgreSQL writer: group commit for every frequent write (message
 //! appends and recalls, cursors, queue changes, files, dead letters).
 //!
-//! One task takes every job already waiting (up to [`MAX_BATCH`]), runs
-//! each in a savepoint of one transaction on one pooled connection, commits
-//! once, then answers every caller, so a caller hears `Ok` only once its
-//! change is durable. A job that fails (a repeated message id, a deadlock
-//! victim) is rolled back to its savepoint alone, giving back the seq and
-//! the row locks it took; the jobs batched with it still commit.
+//! One task takes every job already waiting (up to [`MAX_BATCH`]) and
+//! commits it as one group on one pooled connection (`crate::group_commit`:
+//! a savepoint per job in one transaction, then every caller answered), so
+//! a caller hears `Ok` only once its change is durable. A job that fails
+//! (a repeated message id, a deadlock victim) is rolled back to its
+//! savepoint alone, giving back the seq and the row locks it took; the
+//! jobs batched with it still commit.
 //!
 //! Jobs lock rows until the commit: an append its conversation's row, a
 //! cursor write its cursor's row. Two processes whose batches locked such
@@ -25,16 +26,14 @@
 //! This module must not read for callers and must not decide what errors
 //! mean (see `crate::error`).
 
-use std::any::Any;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use sqlx::postgres::PgPool;
-use sqlx::{Connection, PgConnection, Postgres, Transaction};
-use tokio::sync::{mpsc, oneshot, watch};
+use sqlx::Postgres;
+use tokio::sync::{mpsc, watch};
 
-use super::BoxFuture;
-use crate::StoreError;
+use crate::group_commit::{self, next_batch, Request};
 
 /// Most jobs committed in one transaction.
 pub(super) const MAX_BATCH: usize = 512;
@@ -44,26 +43,8 @@ pub(super) const MAX_BATCH: usize = 512;
 /// nothing another job waits on (inserts of new rows).
 pub(super) type LockKey = Option<String>;
 
-/// A job's result, type-erased so that one writer serves every store; the
-/// caller that made the job knows its type and downcasts it.
-pub(super) type Outcome = Box<dyn Any + Send>;
-
-/// Work to do with a connection inside the batch's transaction.
-pub(super) type Job = Box<
-    dyn for<'c> FnOnce(&'c mut PgConnection) -> BoxFuture<'c, Result<Outcome, StoreError>> + Send,
->;
-
-pub(super) struct Request {
-    pub(super) key: LockKey,
-    pub(super) job: Job,
-    pub(super) reply: oneshot::Sender<Result<Outcome, StoreError>>,
-}
-
-pub(super) enum Message {
-    Apply(Request),
-    /// Take no more messages; finish what is already queued, then exit.
-    Close,
-}
+/// What the writer's inbox carries: jobs with their lock keys.
+pub(super) type Message = group_commit::Message<Postgres, LockKey>;
 
 /// The writer task: runs until the inbox is closed and drained, then
 /// reports `true` on `finished`. `max_batch` of 1 turns group commit off.
@@ -76,92 +57,13 @@ pub(super) async fn run(
 ) {
     let mut messages = Vec::with_capacity(MAX_BATCH);
     let mut batch = Vec::with_capacity(MAX_BATCH);
-    while inbox.recv_many(&mut messages, max_batch).await > 0 {
-        for message in messages.drain(..) {
-            match message {
-                Message::Apply(request) => batch.push(request),
-                Message::Close => inbox.close(),
-            }
-        }
+    while next_batch(&mut inbox, &mut messages, &mut batch, max_batch).await {
         if !batch.is_empty() {
             // Stable: key-less jobs first, in order, then by key.
-            batch.sort_by(|a: &Request, b: &Request| a.key.cmp(&b.key));
-            apply(&pool, &mut batch, &commits).await;
+            batch.sort_by(|a: &Request<Postgres, LockKey>, b| a.key.cmp(&b.key));
+            let begun = pool.begin().await;
+            group_commit::commit(begun, &mut batch, &commits, "PostgreSQL").await;
         }
     }
     finished.send_replace(true);
-}
-
-type Answer = (
-    oneshot::Sender<Result<Outcome, StoreError>>,
-    Result<Outcome, StoreError>,
-);
-
-async fn apply(pool: &PgPool, batch: &mut Vec<Request>, commits: &AtomicU64) {
-    let mut transaction = match pool.begin().await {
-        Ok(transaction) => transaction,
-        Err(error) => {
-            let error = StoreError::from(error);
-            for request in batch.drain(..) {
-                let _ = request.reply.send(Err(error.clone()));
-            }
-            return;
-        }
-    };
-    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
-    let mut broken: Option<StoreError> = None;
-    for request in batch.drain(..) {
-        if let Some(error) = &broken {
-            answers.push((request.reply, Err(error.clone())));
-            continue;
-        }
-        match in_savepoint(&mut transaction, request.job).await {
-            Ok(outcome) => answers.push((request.reply, outcome)),
-            Err(error) => {
-                broken = Some(error.clone());
-                answers.push((request.reply, Err(error)));
-            }
-        }
-    }
-    let committed = match broken {
-        Some(error) => {
-            let _ = transaction.rollback().await;
-            Err(error)
-        }
-        None => transaction.commit().await.map_err(StoreError::from),
-    };
-    match committed {
-        Ok(()) => {
-            commits.fetch_add(1, Ordering::Relaxed);
-            for (reply, outcome) in answers {
-                let _ = reply.send(outcome);
-            }
-        }
-        Err(error) => {
-            let size = answers.len();
-            tracing::warn!(%error, size, "PostgreSQL batch failed; nothing committed");
-            for (reply, _) in answers {
-                let _ = reply.send(Err(error.clone()));
-            }
-        }
-    }
-}
-
-/// Runs one job inside a savepoint; an outer error means the transaction
-/// itself is in doubt.
-async fn in_savepoint(
-    transaction: &mut Transaction<'static, Postgres>,
-    job: Job,
-) -> Result<Result<Outcome, StoreError>, StoreError> {
-    let mut savepoint = Connection::begin(&mut **transaction).await?;
-    match job(&mut savepoint).await {
-        Ok(outcome) => {
-            savepoint.commit().await?;
-            Ok(Ok(outcome))
-        }
-        Err(error) => {
-            savepoint.rollback().await?;
-            Ok(Err(error))
-        }
-    }
 }

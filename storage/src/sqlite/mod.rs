@@ -41,11 +41,12 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{ConnectOptions, SqliteConnection};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 pub(crate) use crate::common::unix_millis;
+use crate::group_commit::{submit, BoxFuture};
 use crate::{Options, StoreError};
-use writer::{BoxFuture, Message, Outcome, Request};
+use writer::Message;
 
 pub use cursors::SqliteCursors;
 pub use dead_letters::SqliteDeadLetters;
@@ -280,22 +281,6 @@ impl SqliteDatabase {
         if self.shared.closing.load(Ordering::Acquire) {
             return Err(StoreError::Closed);
         }
-        let (reply, answer) = oneshot::channel();
-        let job: writer::Job = Box::new(move |connection| {
-            let work = job(connection);
-            Box::pin(async move { work.await.map(|value| Box::new(value) as Outcome) })
-        });
-        self.shared
-            .inbox
-            .send(Message::Apply(Request { job, reply }))
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        // A dropped reply means the writer stopped without answering: it
-        // only does that when its task was torn down with the runtime.
-        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
-        outcome
-            .downcast::<T>()
-            .map(|value| *value)
-            .map_err(|_| StoreError::Unavailable("the writer answered with another type".into()))
+        submit(&self.shared.inbox, (), job).await
     }
 }
