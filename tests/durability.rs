@@ -82,3 +82,79 @@ async fn receipted_queue_messages_survive_kill_9() {
         .await
         .is_err());
 }
+
+/// Many SENDs to queues in one write: they are made durable together, and
+/// each RECEIPT still comes in order, only after its own SEND is durable.
+/// A SEND refused in the middle ends the connection after the RECEIPTs of
+/// the SENDs before it; none after it is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_queue_sends_keep_their_order_through_kill_9_and_refusals() {
+    let data = tempfile::tempdir().unwrap();
+    let mut broker = BrokerProcess::spawn_with_env(
+        data.path(),
+        &[(
+            "HERALD_ACL",
+            r#"[{destination="/queue/open.*",users=["*"],subscribe=true,send=true}]"#,
+        )],
+    );
+    let mut producer = guest(&broker.tcp_url()).await;
+    let mut pipelined = Vec::new();
+    for n in 0..25 {
+        let destination = format!("/queue/open.{}", n % 2);
+        let frame = format!("SEND\ndestination:{destination}\nn:{n}\nreceipt:r{n}\n\nbody {n}\0");
+        pipelined.extend_from_slice(frame.as_bytes());
+    }
+    // The sixth of the next run is refused by the ACL.
+    for n in 25..35 {
+        let destination = if n == 30 {
+            "/queue/closed".to_owned()
+        } else {
+            format!("/queue/open.{}", n % 2)
+        };
+        let frame = format!("SEND\ndestination:{destination}\nn:{n}\nreceipt:r{n}\n\nbody {n}\0");
+        pipelined.extend_from_slice(frame.as_bytes());
+    }
+    producer
+        .send_raw(bytes::Bytes::from(pipelined))
+        .await
+        .unwrap();
+    for n in 0..30 {
+        let receipt = expect(&mut producer, Command::Receipt).await;
+        assert_eq!(receipt.get("receipt-id"), Some(format!("r{n}").as_str()));
+    }
+    let error = expect(&mut producer, Command::Error).await;
+    assert_eq!(error.get("receipt-id"), Some("r30"), "{error:?}");
+    broker.kill_9();
+
+    let broker = BrokerProcess::spawn_with_env(
+        data.path(),
+        &[(
+            "HERALD_ACL",
+            r#"[{destination="/queue/open.*",users=["*"],subscribe=true,send=true}]"#,
+        )],
+    );
+    let mut consumer = guest(&broker.tcp_url()).await;
+    for queue in 0..2 {
+        consumer
+            .send_with_receipt(
+                Frame::new(Command::Subscribe)
+                    .header("destination", format!("/queue/open.{queue}"))
+                    .header("id", queue.to_string()),
+                &format!("s{queue}"),
+            )
+            .await
+            .unwrap();
+    }
+    let mut seen: [Vec<u32>; 2] = Default::default();
+    while seen[0].len() + seen[1].len() < 30 {
+        let message = expect(&mut consumer, Command::Message).await;
+        let n: u32 = message.get("n").unwrap().parse().unwrap();
+        assert_eq!(message.body, format!("body {n}").as_bytes());
+        seen[(n % 2) as usize].push(n);
+    }
+    assert_eq!(seen[0], (0..30).filter(|n| n % 2 == 0).collect::<Vec<_>>());
+    assert_eq!(seen[1], (0..30).filter(|n| n % 2 == 1).collect::<Vec<_>>());
+    // Nothing after the refused SEND was kept.
+    let extra = consumer.receive_timeout(Duration::from_millis(500)).await;
+    assert!(extra.is_err(), "{extra:?}");
+}

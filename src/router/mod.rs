@@ -156,14 +156,7 @@ impl Router {
                 }
             }
             Destination::Queue(name) => {
-                let mut stored = Vec::with_capacity(message.headers.len() + 1);
-                stored.push(("message-id".to_owned(), message.message_id.to_string()));
-                stored.extend(
-                    message
-                        .headers
-                        .iter()
-                        .map(|(n, v)| (n.to_owned(), v.to_owned())),
-                );
+                let stored = stored_headers(&message);
                 self.queue(&name).publish(message, stored).await?;
                 Metrics::inc(&self.metrics.messages_persisted_total);
             }
@@ -172,6 +165,65 @@ impl Router {
             }
         }
         Ok(Published::default())
+    }
+
+    /// Routes a run of SENDs to `/queue` destinations from one connection,
+    /// in order, and makes them durable together: their store writes are
+    /// all submitted before any is awaited, so they share group commits
+    /// where one at a time each would wait for a commit of its own. Stops
+    /// at the first refusal; one result per SEND tried, in order.
+    pub async fn publish_to_queues(
+        &self,
+        principal: &Principal,
+        sends: Vec<(String, Headers, Bytes)>,
+    ) -> Vec<Result<(), RouteError>> {
+        let mut refused = None;
+        let mut writes = Vec::with_capacity(sends.len());
+        for (destination, headers, body) in sends {
+            let name = match Destination::parse(&destination) {
+                Ok(Destination::Queue(name)) => name,
+                Ok(_) => unreachable!("only /queue SENDs are batched"),
+                Err(error) => {
+                    refused = Some(error.into());
+                    break;
+                }
+            };
+            if let Err(rule) = self
+                .acl
+                .check(&principal.username, &destination, Access::Send)
+            {
+                refused = Some(RouteError::Forbidden(rule));
+                break;
+            }
+            let message = Arc::new(Message {
+                destination: destination.into(),
+                message_id: self.ids.next(),
+                headers,
+                body,
+                mentions: Vec::new(),
+                logged: false,
+            });
+            let queue = self.queue(&name);
+            writes.push(async move {
+                let kept = queue.keep(&message, stored_headers(&message)).await;
+                (queue, message, kept)
+            });
+        }
+        // join_all polls its futures in order, so the writes reach the
+        // store in the order of the SENDs.
+        let mut results = Vec::with_capacity(writes.len() + 1);
+        for (queue, message, kept) in futures_util::future::join_all(writes).await {
+            results.push(match kept {
+                Ok(id) => {
+                    queue.announce(id, message);
+                    Metrics::inc(&self.metrics.messages_persisted_total);
+                    Ok(())
+                }
+                Err(error) => Err(error.into()),
+            });
+        }
+        results.extend(refused.map(Err));
+        results
     }
 
     /// Checks a SEND's destination and access without sending, for SENDs
@@ -345,4 +397,18 @@ fn chat_channel(destination: &Destination) -> Result<Option<Channel>, Destinatio
         Destination::Group(group) => Some(Channel::Group(id(*group)?)),
         Destination::Topic(_) | Destination::Queue(_) => None,
     })
+}
+
+/// What the queue store keeps of a message besides its body: the broker's
+/// message id first, then the client's headers.
+fn stored_headers(message: &Message) -> Vec<(String, String)> {
+    let mut stored = Vec::with_capacity(message.headers.len() + 1);
+    stored.push(("message-id".to_owned(), message.message_id.to_string()));
+    stored.extend(
+        message
+            .headers
+            .iter()
+            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+    );
+    stored
 }

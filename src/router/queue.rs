@@ -183,10 +183,27 @@ impl QueueHandle {
         message: Arc<Message>,
         headers: Vec<(String, String)>,
     ) -> Result<(), StoreError> {
-        let id = self
-            .store
+        let id = self.keep(&message, headers).await?;
+        self.announce(id, message);
+        Ok(())
+    }
+
+    /// Makes `message` durable without queueing it yet; see
+    /// [`QueueHandle::announce`]. Writes submitted in order are stored in
+    /// that order.
+    pub async fn keep(
+        &self,
+        message: &Message,
+        headers: Vec<(String, String)>,
+    ) -> Result<StoredId, StoreError> {
+        self.store
             .enqueue(&message.destination, headers, message.body.clone())
-            .await?;
+            .await
+    }
+
+    /// Queues a message [`QueueHandle::keep`] made durable (alone), or
+    /// announces it to every node (in a cluster).
+    pub fn announce(&self, id: StoredId, message: Arc<Message>) {
         match &self.claims {
             None => self.send(Command::Publish(Entry {
                 id,
@@ -199,7 +216,6 @@ impl QueueHandle {
                 claims.link.announce_queue(queue_name(&self.destination));
             }
         }
-        Ok(())
     }
 
     pub fn subscribe(&self, key: ConsumerKey, session: SessionHandle, prefetch: usize) {

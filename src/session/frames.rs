@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use herald_protocol::{Command, Frame, Version};
+use herald_protocol::{Command, Frame, Headers, Version};
 
 use super::subscriptions::{AckMode, Subscription};
 use super::{ErrorReason, Flow, Refusal, Session};
@@ -31,7 +31,76 @@ const BROKER_HEADERS: [&str; 14] = [
     "prefetch-count",
 ];
 
+/// At most this many SENDs go to the store together: `join_all` polls up
+/// to 30 futures in order, which keeps their writes in order.
+pub(super) const MAX_QUEUE_BATCH: usize = 30;
+
+/// A SEND to a `/queue` destination outside a transaction: the frames a
+/// client pipelines to kept queues, which can be made durable together.
+pub(super) fn joins_queue_batch(frame: &Frame) -> bool {
+    frame.command == Command::Send
+        && frame.get("transaction").is_none()
+        && frame
+            .get("destination")
+            .is_some_and(|destination| destination.starts_with("/queue/"))
+}
+
 impl<T: Transport> Session<T> {
+    /// SENDs to `/queue` destinations, in order, made durable together (see
+    /// [`crate::router::Router::publish_to_queues`]); each RECEIPT follows
+    /// its own SEND's durability, in order. A refusal ends the connection
+    /// after the RECEIPTs of the SENDs before it.
+    pub(super) async fn send_to_queues(&mut self, frames: Vec<Frame>) -> Flow {
+        if frames.len() == 1 {
+            let frame = frames.into_iter().next().expect("one frame");
+            return self.handle_frame(frame).await;
+        }
+        let mut receipts = Vec::with_capacity(frames.len());
+        let mut sends = Vec::with_capacity(frames.len());
+        let mut refusal = None;
+        for frame in frames {
+            let receipt = frame.get("receipt").map(str::to_owned);
+            if !self.broker.abuse.allow_send(self.peer.ip()) {
+                refusal = Some((self.send_rate_refusal(), receipt));
+                break;
+            }
+            let destination = frame.get("destination").unwrap_or_default().to_owned();
+            sends.push((destination, client_headers(frame.headers), frame.body));
+            receipts.push(receipt);
+        }
+        let results = self
+            .broker
+            .router
+            .publish_to_queues(self.principal(), sends)
+            .await;
+        for (result, receipt) in results.into_iter().zip(receipts) {
+            match result {
+                Ok(()) => {
+                    Metrics::inc(&self.broker.metrics.messages_published_total);
+                    if let Some(receipt) = receipt {
+                        self.receipt_headers.clear();
+                        self.receipt(&receipt);
+                    }
+                }
+                Err(error) => {
+                    return Flow::Closed(self.refuse(Refusal::from(error), receipt).await)
+                }
+            }
+        }
+        match refusal {
+            Some((refusal, receipt)) => Flow::Closed(self.refuse(refusal, receipt).await),
+            None => Flow::Continue,
+        }
+    }
+
+    fn send_rate_refusal(&self) -> Refusal {
+        Refusal::new(format!(
+            "too many SEND frames from your address: at most {} per second (limits.sends_per_second_per_ip)",
+            self.broker.config.limits.sends_per_second_per_ip
+        ))
+        .because(ErrorReason::RateLimited)
+    }
+
     /// Handles one client frame; the RECEIPT, if asked for, follows the
     /// frame's effect.
     pub(super) async fn handle_frame(&mut self, frame: Frame) -> Flow {
@@ -94,11 +163,7 @@ impl<T: Transport> Session<T> {
 
     async fn send(&mut self, frame: Frame) -> Result<Flow, Refusal> {
         if !self.broker.abuse.allow_send(self.peer.ip()) {
-            return Err(Refusal::new(format!(
-                "too many SEND frames from your address: at most {} per second (limits.sends_per_second_per_ip)",
-                self.broker.config.limits.sends_per_second_per_ip
-            ))
-            .because(ErrorReason::RateLimited));
+            return Err(self.send_rate_refusal());
         }
         let destination = required(&frame, "destination")?;
         if let Some(transaction) = frame.get("transaction").map(str::to_owned) {
@@ -121,12 +186,8 @@ impl<T: Transport> Session<T> {
     /// Routes a SEND now; for `/queue` and chat this waits until it is
     /// durable, and the RECEIPT carries what the destination reports.
     async fn publish(&mut self, frame: Frame) -> Result<(), Refusal> {
-        let mut headers = frame.headers;
-        let destination = headers.get("destination").unwrap_or_default().to_owned();
-        // `kind:read` names the read position in `seq`; everywhere else a
-        // client's `seq` is one the broker sets itself and is dropped.
-        let read = headers.get("kind") == Some("read");
-        headers.retain(|name, _| !BROKER_HEADERS.contains(&name) || (read && name == "seq"));
+        let destination = frame.get("destination").unwrap_or_default().to_owned();
+        let headers = client_headers(frame.headers);
         let published = self
             .broker
             .router
@@ -313,4 +374,13 @@ fn required<'f>(frame: &'f Frame, header: &str) -> Result<&'f str, Refusal> {
         Refusal::new(format!("{} requires the {header} header", frame.command))
             .because(ErrorReason::Malformed)
     })
+}
+
+/// A SEND's headers without those the broker sets itself. `kind:read`
+/// names the read position in `seq`; everywhere else a client's `seq` is
+/// one the broker sets itself and is dropped.
+fn client_headers(mut headers: Headers) -> Headers {
+    let read = headers.get("kind") == Some("read");
+    headers.retain(|name, _| !BROKER_HEADERS.contains(&name) || (read && name == "seq"));
+    headers
 }

@@ -197,9 +197,28 @@ impl<T: Transport> Session<T> {
         ));
         redelivery.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            while let Some(frame) = self.next_frame()? {
+            let mut held = None;
+            loop {
+                let frame = match held.take() {
+                    Some(frame) => frame,
+                    None => match self.next_frame()? {
+                        Some(frame) => frame,
+                        None => break,
+                    },
+                };
                 self.frame_started = None;
-                match self.handle_frame(frame).await {
+                let flow = if frames::joins_queue_batch(&frame) {
+                    let (batch, next, error) = self.queue_batch(frame);
+                    held = next;
+                    let flow = self.send_to_queues(batch).await;
+                    match (flow, error) {
+                        (Flow::Continue, Some(refusal)) => return Err(refusal),
+                        (flow, _) => flow,
+                    }
+                } else {
+                    self.handle_frame(frame).await
+                };
+                match flow {
                     Flow::Continue => {}
                     Flow::Disconnect => {
                         let _ = self.flush().await;
@@ -271,6 +290,23 @@ impl<T: Transport> Session<T> {
         }
         let started = *self.frame_started.get_or_insert_with(Instant::now);
         Some(started + Duration::from_millis(timeout))
+    }
+
+    /// `first` and the SENDs right behind it in the read buffer that can go
+    /// to the store with it (see [`frames::joins_queue_batch`]); also the
+    /// frame that ended the run, if one did, and a decoding error met while
+    /// looking, which comes after the batch.
+    fn queue_batch(&mut self, first: Frame) -> (Vec<Frame>, Option<Frame>, Option<Refusal>) {
+        let mut batch = vec![first];
+        while batch.len() < frames::MAX_QUEUE_BATCH {
+            match self.next_frame() {
+                Ok(Some(frame)) if frames::joins_queue_batch(&frame) => batch.push(frame),
+                Ok(Some(frame)) => return (batch, Some(frame), None),
+                Ok(None) => break,
+                Err(refusal) => return (batch, None, Some(refusal)),
+            }
+        }
+        (batch, None, None)
     }
 
     fn next_frame(&mut self) -> Result<Option<Frame>, Refusal> {
