@@ -43,7 +43,6 @@ use crate::group_commit::{submit, BoxFuture};
 use crate::{Options, StoreError};
 use writer::{LockKey, Message};
 
-use crate::common::unix_millis;
 pub use cursors::PgCursors;
 pub use dead_letters::PgDeadLetters;
 pub use directory::PgDirectory;
@@ -56,7 +55,11 @@ pub use queue::PgQueueStore;
 const CONNECTIONS: u32 = 8;
 
 /// How long a caller waits for a free connection before `Unavailable`.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+/// While the server is down every caller waits this long for its ERROR
+/// (the pool keeps retrying the connect until then), so it is short; a
+/// healthy pool hands out a connection in well under a second even when
+/// busy.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Requests that may wait for the writer before senders are made to wait.
 const INBOX_CAPACITY: usize = 4 * writer::MAX_BATCH;
