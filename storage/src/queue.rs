@@ -15,6 +15,8 @@
 //! node, and a message whose lease ran out (its node died) is free again.
 //! A claim is atomic: two nodes never hold the same message at once.
 
+pub(crate) mod sql;
+
 use std::time::Duration;
 
 use async_trait::async_trait;
