@@ -237,6 +237,10 @@ pub async fn run(
                 if let Err(error) = link.shared.refresh_presence(link.node, &users).await {
                     tracing::warn!(%error, "presence not refreshed");
                 }
+                match link.shared.reap_dead_nodes(link.node).await {
+                    Ok(orphans) => broker.chat().departed(orphans).await,
+                    Err(error) => tracing::warn!(%error, "dead nodes not looked for"),
+                }
                 // A bus message lost without a reconnect shows up as a gap
                 // at the next message; this catches the last one of a burst.
                 beats += 1;

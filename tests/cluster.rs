@@ -991,6 +991,8 @@ async fn a_node_killed_mid_stream_loses_nothing_and_its_presence_expires() {
     let mut dave_c = Client::connect(&cluster.tcp(2), &dave, Some("dave-1")).await;
     dave_c.subscribe(&inbox(&dave), "me", &[]).await;
     assert!(online(&carol, &dave).await);
+    let mut carol_c = Client::connect(&cluster.ws(0), &carol, Some("carol-1")).await;
+    carol_c.subscribe(&inbox(&carol), "me", &[]).await;
     let sender = Client::connect(&cluster.tcp(2), &alice, Some("alice-phone")).await;
 
     // bob's phone reads (and ACKs) until its node dies.
@@ -1112,6 +1114,21 @@ async fn a_node_killed_mid_stream_loses_nothing_and_its_presence_expires() {
         "offline before the TTL could end ({:?})",
         killed_at.elapsed()
     );
+    // ... and carol, his friend on a node that lived, is told he left, as
+    // his last session closing would have told her.
+    let gone = json!({ "user": dave.user_id, "online": false });
+    loop {
+        let frame = carol_c
+            .connection
+            .receive_timeout(deadline.saturating_duration_since(Instant::now()))
+            .await
+            .expect("carol hears that dave went offline");
+        if frame.get("kind") == Some("presence")
+            && serde_json::from_slice::<Value>(&frame.body).ok() == Some(gone.clone())
+        {
+            break;
+        }
+    }
     drop(dave_c);
 }
 

@@ -79,6 +79,20 @@ impl Chat {
         }
     }
 
+    /// Users whose node died: those not online anywhere now are announced
+    /// offline, as their last session would have done.
+    pub async fn departed(&self, users: Vec<UserId>) {
+        if users.is_empty() {
+            return;
+        }
+        let online = self.online(&users).await;
+        for user in users {
+            if !online.contains(&user) {
+                self.announce_presence(user, false).await;
+            }
+        }
+    }
+
     async fn announce_presence(&self, user: UserId, online: bool) {
         let audience = match self.presence_audience(user).await {
             Ok(audience) => audience,

@@ -66,6 +66,12 @@ pub trait Shared: Send + Sync + 'static {
     /// Which of `users` are online on any live node.
     async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError>;
 
+    /// The users of nodes that stopped refreshing their presence (killed,
+    /// cut off) without taking it down: each dead node's are handed to
+    /// exactly one live node, `node`, which tells their friends they left.
+    /// Called on every heartbeat.
+    async fn reap_dead_nodes(&self, node: u16) -> Result<Vec<UserId>, StoreError>;
+
     /// Whether the shared server answers (for `/readyz`).
     async fn ping(&self) -> Result<(), StoreError>;
 

@@ -217,6 +217,45 @@ fn presence_key(user: UserId) -> String {
     format!("herald:presence:{user}")
 }
 
+/// Every node that has announced itself, so live nodes know whom to look
+/// for.
+const NODES_KEY: &str = "herald:nodes";
+
+/// Present while `node` refreshes its presence; gone once it stopped.
+fn alive_key(node: u16) -> String {
+    format!("herald:node:{node}:alive")
+}
+
+/// The users with a session on `node`, as of its last heartbeat.
+fn node_users_key(node: u16) -> String {
+    format!("herald:node:{node}:users")
+}
+
+/// Taken by the one live node that announces a dead node's users offline.
+fn reaper_key(node: u16) -> String {
+    format!("herald:node:{node}:reaper")
+}
+
+impl RedisCluster {
+    /// Adds `users`' entries for `node` (score: when they expire) and
+    /// remembers them among the node's users.
+    fn add_presence(&self, pipe: &mut redis::Pipeline, node: u16, users: &[UserId]) {
+        let ttl = self.presence_ttl.as_millis() as u64;
+        let expires = now_ms() + ttl as i64;
+        for user in users {
+            let key = presence_key(*user);
+            pipe.cmd("ZADD").arg(&key).arg(expires).arg(node).ignore();
+            pipe.cmd("PEXPIRE").arg(&key).arg(ttl * 2).ignore();
+        }
+        if !users.is_empty() {
+            pipe.cmd("SADD")
+                .arg(node_users_key(node))
+                .arg(users)
+                .ignore();
+        }
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -227,34 +266,89 @@ fn now_ms() -> i64 {
 #[async_trait]
 impl Shared for RedisCluster {
     async fn presence_up(&self, user: UserId, node: u16) -> Result<(), StoreError> {
-        self.refresh_presence(node, &[user]).await
+        let mut pipe = redis::pipe();
+        self.add_presence(&mut pipe, node, &[user]);
+        let mut connection = self.commands.clone();
+        pipe.query_async::<()>(&mut connection).await?;
+        Ok(())
     }
 
     async fn presence_down(&self, user: UserId, node: u16) -> Result<(), StoreError> {
         let mut connection = self.commands.clone();
-        redis::cmd("ZREM")
+        redis::pipe()
+            .cmd("ZREM")
             .arg(presence_key(user))
             .arg(node)
-            .query_async::<i64>(&mut connection)
+            .ignore()
+            .cmd("SREM")
+            .arg(node_users_key(node))
+            .arg(user)
+            .ignore()
+            .query_async::<()>(&mut connection)
             .await?;
         Ok(())
     }
 
     async fn refresh_presence(&self, node: u16, users: &[UserId]) -> Result<(), StoreError> {
-        if users.is_empty() {
-            return Ok(());
-        }
         let ttl = self.presence_ttl.as_millis() as u64;
-        let expires = now_ms() + ttl as i64;
         let mut pipe = redis::pipe();
-        for user in users {
-            let key = presence_key(*user);
-            pipe.cmd("ZADD").arg(&key).arg(expires).arg(node).ignore();
-            pipe.cmd("PEXPIRE").arg(&key).arg(ttl * 2).ignore();
-        }
+        pipe.atomic();
+        pipe.cmd("SET")
+            .arg(alive_key(node))
+            .arg(1)
+            .arg("PX")
+            .arg(ttl)
+            .ignore();
+        pipe.cmd("SADD").arg(NODES_KEY).arg(node).ignore();
+        pipe.cmd("DEL").arg(node_users_key(node)).ignore();
+        self.add_presence(&mut pipe, node, users);
         let mut connection = self.commands.clone();
         pipe.query_async::<()>(&mut connection).await?;
         Ok(())
+    }
+
+    async fn reap_dead_nodes(&self, node: u16) -> Result<Vec<UserId>, StoreError> {
+        let mut connection = self.commands.clone();
+        let nodes: Vec<u16> = redis::cmd("SMEMBERS")
+            .arg(NODES_KEY)
+            .query_async(&mut connection)
+            .await?;
+        let ttl = self.presence_ttl.as_millis() as u64;
+        let mut users = Vec::new();
+        for other in nodes.into_iter().filter(|other| *other != node) {
+            let alive: bool = redis::cmd("EXISTS")
+                .arg(alive_key(other))
+                .query_async(&mut connection)
+                .await?;
+            if alive {
+                continue;
+            }
+            // One live node takes each dead one; the others see it taken.
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(reaper_key(other))
+                .arg(node)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl)
+                .query_async(&mut connection)
+                .await?;
+            if taken.is_none() {
+                continue;
+            }
+            let (orphans, (), ()): (Vec<UserId>, (), ()) = redis::pipe()
+                .atomic()
+                .cmd("SMEMBERS")
+                .arg(node_users_key(other))
+                .cmd("DEL")
+                .arg(node_users_key(other))
+                .cmd("SREM")
+                .arg(NODES_KEY)
+                .arg(other)
+                .query_async(&mut connection)
+                .await?;
+            users.extend(orphans);
+        }
+        Ok(users)
     }
 
     async fn online(&self, users: &[UserId]) -> Result<Vec<UserId>, StoreError> {
