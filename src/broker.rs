@@ -74,6 +74,7 @@ impl Broker {
             Acl::new(config.acl.clone()),
             metrics.clone(),
             claims,
+            config.limits.max_queued_messages,
         )
         .await?;
         Ok(Arc::new(Broker {

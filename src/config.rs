@@ -123,10 +123,18 @@ pub struct LimitsConfig {
     pub login_failures_per_minute: u32,
     /// Failed password logins per client IP per minute; 0: no limit.
     pub login_failures_per_minute_per_ip: u32,
+    /// `/queue` messages a node alone holds, over all its queues, until
+    /// acknowledged; 0: no limit.
+    #[serde(default = "default_max_queued_messages")]
+    pub max_queued_messages: usize,
     /// Addresses the per-IP limits do not apply to (a reverse proxy on
     /// loopback, load generators).
     #[serde(default)]
     pub exempt_ips: Vec<std::net::IpAddr>,
+}
+
+fn default_max_queued_messages() -> usize {
+    500_000
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

@@ -330,3 +330,75 @@ async fn subscriptions_per_connection_are_capped() {
     let receipt = other.until(Command::Receipt).await;
     assert_eq!(receipt.get("receipt-id"), Some("again"));
 }
+
+#[tokio::test]
+async fn queues_hold_at_most_max_queued_messages() {
+    let broker = TestBroker::start_with(|config| config.limits.max_queued_messages = 5).await;
+    let send = |n: u32| {
+        Frame::new(Command::Send)
+            .header("destination", format!("/queue/cap.{}", n % 2))
+            .body(format!("job {n}"))
+    };
+    let mut producer = common::guest(&broker.tcp_url()).await;
+    for n in 0..5 {
+        producer
+            .send_with_receipt(send(n), &format!("r{n}"))
+            .await
+            .expect("room for five, over both queues");
+    }
+    let refused = producer.send_with_receipt(send(5), "r5").await;
+    let message = format!("{refused:?}");
+    assert!(message.contains("queues are full"), "{message}");
+    assert!(message.contains("max_queued_messages"), "{message}");
+    assert_eq!(broker.metric("error_frames_total"), 1);
+
+    // An acknowledgement frees a place; a delivery alone does not.
+    let mut consumer = common::guest(&broker.tcp_url()).await;
+    consumer
+        .send_with_receipt(
+            Frame::new(Command::Subscribe)
+                .header("destination", "/queue/cap.0")
+                .header("id", "c")
+                .header("ack", "client-individual"),
+            "s",
+        )
+        .await
+        .unwrap();
+    let first = common::expect(&mut consumer, Command::Message).await;
+    let second = common::expect(&mut consumer, Command::Message).await;
+    let mut producer = common::guest(&broker.tcp_url()).await;
+    let still_full = producer.send_with_receipt(send(6), "r6").await;
+    assert!(format!("{still_full:?}").contains("queues are full"));
+    for (n, message) in [&first, &second].into_iter().enumerate() {
+        consumer
+            .send_with_receipt(
+                Frame::new(Command::Ack).header("id", message.get("ack").unwrap()),
+                &format!("ack{n}"),
+            )
+            .await
+            .unwrap();
+    }
+    // The queue frees the places as it takes in the acks: a refusal just
+    // after them is a race, so a refused producer tries again.
+    let mut accepted = 0;
+    for attempt in 0..50 {
+        let mut producer = common::guest(&broker.tcp_url()).await;
+        while accepted < 2 {
+            match producer
+                .send_with_receipt(send(8), &format!("again{attempt}"))
+                .await
+            {
+                Ok(_) => accepted += 1,
+                Err(_) => break,
+            }
+        }
+        if accepted == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut producer = common::guest(&broker.tcp_url()).await;
+    assert_eq!(accepted, 2, "two acknowledged, two places");
+    let over = producer.send_with_receipt(send(9), "over").await;
+    assert!(format!("{over:?}").contains("queues are full"), "{over:?}");
+}

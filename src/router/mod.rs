@@ -17,7 +17,7 @@ use herald_protocol::Headers;
 use herald_storage::{QueueStore, StoreError};
 
 pub use destination::{Destination, DestinationError};
-pub use queue::{Claims, ConsumerKey, QueueHandle};
+pub use queue::{Backlog, Claims, ConsumerKey, QueueHandle};
 
 use crate::acl::{Access, Acl};
 use crate::auth::Principal;
@@ -35,6 +35,9 @@ pub enum RouteError {
     /// The ACL refused; the text names the rule.
     #[error("{0}")]
     Forbidden(String),
+    /// `limits.max_queued_messages` is reached; nothing was accepted.
+    #[error("{0}")]
+    Full(String),
     #[error(transparent)]
     Chat(#[from] ChatError),
     /// The message could not be made durable; it was not accepted.
@@ -74,6 +77,8 @@ pub struct Router {
     acl: Acl,
     ids: MessageIds,
     pub chat: Arc<Chat>,
+    /// What the queues of a node alone hold, against its limit.
+    backlog: Arc<Backlog>,
 }
 
 impl Router {
@@ -85,7 +90,9 @@ impl Router {
         acl: Acl,
         metrics: Arc<Metrics>,
         claims: Option<Claims>,
+        max_queued: usize,
     ) -> Result<Router, StoreError> {
+        let backlog = Arc::new(Backlog::new(max_queued));
         let mut queues = HashMap::new();
         match &claims {
             None => {
@@ -95,7 +102,8 @@ impl Router {
                 }
                 for (destination, messages) in recovered {
                     let name = queue::queue_name(&destination).to_owned();
-                    let handle = QueueHandle::start(store.clone(), &destination, messages);
+                    let handle =
+                        QueueHandle::start(store.clone(), &destination, messages, backlog.clone());
                     queues.insert(name, handle);
                 }
             }
@@ -117,6 +125,7 @@ impl Router {
             acl,
             ids: MessageIds::new(),
             chat,
+            backlog,
         })
     }
 
@@ -219,7 +228,7 @@ impl Router {
                     Metrics::inc(&self.metrics.messages_persisted_total);
                     Ok(())
                 }
-                Err(error) => Err(error.into()),
+                Err(error) => Err(error),
             });
         }
         results.extend(refused.map(Err));
@@ -378,7 +387,12 @@ impl Router {
             .or_insert_with(|| {
                 let destination = format!("/queue/{name}");
                 match &self.claims {
-                    None => QueueHandle::start(self.store.clone(), &destination, Vec::new()),
+                    None => QueueHandle::start(
+                        self.store.clone(),
+                        &destination,
+                        Vec::new(),
+                        self.backlog.clone(),
+                    ),
                     Some(claims) => {
                         QueueHandle::start_shared(self.store.clone(), &destination, claims.clone())
                     }

@@ -22,6 +22,7 @@
 //!   are free again once they run out.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,8 +30,48 @@ use herald_storage::{QueueStore, QueuedMessage, StoreError, StoredId};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::RouteError;
 use crate::cluster::ClusterLink;
 use crate::delivery::{Delivery, Message, SessionHandle};
+
+/// How many `/queue` messages a node alone holds, over all its queues,
+/// against `limits.max_queued_messages`: each is in memory until
+/// acknowledged. A SEND takes its place before it is stored.
+#[derive(Debug)]
+pub struct Backlog {
+    held: AtomicUsize,
+    max: usize,
+}
+
+impl Backlog {
+    /// `max` 0: no limit.
+    pub fn new(max: usize) -> Backlog {
+        Backlog {
+            held: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    fn take(&self) -> Result<(), RouteError> {
+        let before = self.held.fetch_add(1, Ordering::Relaxed);
+        if self.max > 0 && before >= self.max {
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            return Err(RouteError::Full(format!(
+                "queues are full: {} messages wait for acknowledgement (limits.max_queued_messages); try again later",
+                self.max
+            )));
+        }
+        Ok(())
+    }
+
+    fn free(&self, count: usize) {
+        self.held.fetch_sub(count, Ordering::Relaxed);
+    }
+
+    fn hold(&self, count: usize) {
+        self.held.fetch_add(count, Ordering::Relaxed);
+    }
+}
 
 /// Most messages one claim takes, so that one node's burst of free prefetch
 /// does not keep a backlog from idle consumers on other nodes.
@@ -122,6 +163,8 @@ pub struct QueueHandle {
     /// The queue's destination (`/queue/{name}`).
     destination: Arc<str>,
     claims: Option<Claims>,
+    /// Alone only: a cluster node holds just what it claims.
+    backlog: Option<Arc<Backlog>>,
 }
 
 impl QueueHandle {
@@ -131,9 +174,11 @@ impl QueueHandle {
         store: Arc<dyn QueueStore>,
         destination: &str,
         recovered: Vec<QueuedMessage>,
+        backlog: Arc<Backlog>,
     ) -> QueueHandle {
+        backlog.hold(recovered.len());
         let ready = recovered.into_iter().map(Entry::stored).collect();
-        QueueHandle::spawn(store, destination, ready, None)
+        QueueHandle::spawn(store, destination, ready, None, Some(backlog))
     }
 
     /// Starts the task for a cluster node's queue: it holds only what it
@@ -143,7 +188,7 @@ impl QueueHandle {
         destination: &str,
         claims: Claims,
     ) -> QueueHandle {
-        QueueHandle::spawn(store, destination, VecDeque::new(), Some(claims))
+        QueueHandle::spawn(store, destination, VecDeque::new(), Some(claims), None)
     }
 
     fn spawn(
@@ -151,6 +196,7 @@ impl QueueHandle {
         destination: &str,
         ready: VecDeque<Entry>,
         claims: Option<Claims>,
+        backlog: Option<Arc<Backlog>>,
     ) -> QueueHandle {
         let (commands, receiver) = mpsc::unbounded_channel();
         let handle = QueueHandle {
@@ -158,6 +204,7 @@ impl QueueHandle {
             store: store.clone(),
             destination: destination.into(),
             claims: claims.clone(),
+            backlog: backlog.clone(),
         };
         let task = QueueTask {
             store,
@@ -171,6 +218,7 @@ impl QueueHandle {
             claiming: None,
             look: true,
             backlog: false,
+            queued: backlog,
         };
         tokio::spawn(task.run(receiver));
         handle
@@ -182,7 +230,7 @@ impl QueueHandle {
         &self,
         message: Arc<Message>,
         headers: Vec<(String, String)>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), RouteError> {
         let id = self.keep(&message, headers).await?;
         self.announce(id, message);
         Ok(())
@@ -195,10 +243,18 @@ impl QueueHandle {
         &self,
         message: &Message,
         headers: Vec<(String, String)>,
-    ) -> Result<StoredId, StoreError> {
-        self.store
+    ) -> Result<StoredId, RouteError> {
+        if let Some(backlog) = &self.backlog {
+            backlog.take()?;
+        }
+        let kept = self
+            .store
             .enqueue(&message.destination, headers, message.body.clone())
-            .await
+            .await;
+        if let (Err(_), Some(backlog)) = (&kept, &self.backlog) {
+            backlog.free(1);
+        }
+        Ok(kept?)
     }
 
     /// Queues a message [`QueueHandle::keep`] made durable (alone), or
@@ -299,6 +355,8 @@ struct QueueTask {
     /// The last claim got all it asked for: more may be waiting, to claim
     /// as soon as consumers have room again.
     backlog: bool,
+    /// The node's count of held messages (alone), freed as acks come.
+    queued: Option<Arc<Backlog>>,
 }
 
 impl QueueTask {
@@ -341,8 +399,12 @@ impl QueueTask {
             }
             Command::Unsubscribe(key) => self.remove_consumer(&key),
             Command::Ack(key, ids) => {
-                for id in ids {
-                    self.release(&key, id);
+                let released = ids
+                    .into_iter()
+                    .filter(|id| self.release(&key, *id).is_some())
+                    .count();
+                if let Some(queued) = &self.queued {
+                    queued.free(released);
                 }
                 self.look |= self.backlog;
             }

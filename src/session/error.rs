@@ -105,6 +105,7 @@ impl From<crate::router::RouteError> for Refusal {
         let reason = match &error {
             RouteError::Destination(_) => ErrorReason::Malformed,
             RouteError::Forbidden(_) => ErrorReason::Forbidden,
+            RouteError::Full(_) => ErrorReason::Limit,
             RouteError::Chat(chat) => chat_reason(chat),
             RouteError::Store(_) => ErrorReason::Unavailable,
         };
