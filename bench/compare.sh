@@ -320,6 +320,11 @@ busy_runs=$(awk -F'\t' '$6 > 0' "$OUT/runs.tsv" | wc -l)
     if [[ -f $ROOT/bench/notes.md ]]; then
         cat "$ROOT/bench/notes.md"
     fi
+    # The 10-minute soak of one node, measured by bench/soak.sh.
+    if [[ -f $ROOT/bench/soak.md ]]; then
+        echo
+        cat "$ROOT/bench/soak.md"
+    fi
     # One node against three, measured by bench/cluster.sh.
     if [[ -f $ROOT/bench/cluster.md ]]; then
         echo
