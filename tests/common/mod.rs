@@ -106,14 +106,46 @@ pub struct BrokerProcess {
 
 impl BrokerProcess {
     pub fn spawn(data: &Path) -> BrokerProcess {
+        BrokerProcess::spawn_with_env(data, &[])
+    }
+
+    /// [`BrokerProcess::spawn`] with extra environment variables, such as
+    /// `HERALD_CHAT__ACK_TIMEOUT_MS`, to adjust the config of the process.
+    pub fn spawn_with_env(data: &Path, env: &[(&str, &str)]) -> BrokerProcess {
+        BrokerProcess::launch(data, env.iter().copied(), Stdio::inherit(), None)
+    }
+
+    /// `herald serve` configured by `env` (`HERALD_*` variables over the
+    /// loopback defaults of [`BrokerProcess::spawn`]), with its log in
+    /// `log` instead of the test's stderr: for several nodes of a cluster
+    /// in one test, each with a log of its own to read when it fails.
+    pub fn spawn_logged(data: &Path, env: &[(String, String)], log: &Path) -> BrokerProcess {
+        let log_file = std::fs::File::create(log).expect("create the node's log file");
+        let env = env
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()));
+        BrokerProcess::launch(data, env, log_file.into(), Some(log))
+    }
+
+    /// Starts `herald serve` on loopback port 0 over `data` and reads the
+    /// addresses from its listening line; `log` is where its stderr goes,
+    /// shown when it does not start.
+    fn launch<'a>(
+        data: &Path,
+        env: impl Iterator<Item = (&'a str, &'a str)>,
+        stderr: Stdio,
+        log: Option<&Path>,
+    ) -> BrokerProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .arg("serve")
             .env("HERALD_SERVER__HTTP_LISTEN", "127.0.0.1:0")
             .env("HERALD_SERVER__STOMP_LISTEN", "127.0.0.1:0")
             .env("HERALD_SERVER__DATA_DIR", data)
             .env("HERALD_LOG__FILTER", "warn")
+            .envs(env)
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("herald starts");
         let stdout = child.stdout.take().unwrap();
@@ -124,7 +156,12 @@ impl BrokerProcess {
         let field = |name: &str| {
             line.split_whitespace()
                 .find_map(|word| word.strip_prefix(name))
-                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
+                .unwrap_or_else(|| {
+                    let log = log
+                        .map(|log| std::fs::read_to_string(log).unwrap_or_default())
+                        .unwrap_or_default();
+                    panic!("herald did not start (no {name} in {line:?}); its log:\n{log}")
+                })
                 .to_owned()
         };
         BrokerProcess {
@@ -153,82 +190,5 @@ impl Drop for BrokerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-impl BrokerProcess {
-    /// [`BrokerProcess::spawn`] with extra environment variables, such as
-    /// `HERALD_CHAT__ACK_TIMEOUT_MS`, to adjust the config of the process.
-    pub fn spawn_with_env(data: &Path, env: &[(&str, &str)]) -> BrokerProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
-        command
-            .arg("serve")
-            .env("HERALD_SERVER__HTTP_LISTEN", "127.0.0.1:0")
-            .env("HERALD_SERVER__STOMP_LISTEN", "127.0.0.1:0")
-            .env("HERALD_SERVER__DATA_DIR", data)
-            .env("HERALD_LOG__FILTER", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut child = command.spawn().expect("herald starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listening line");
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|word| word.strip_prefix(name))
-                .unwrap_or_else(|| panic!("no {name} in {line:?}"))
-                .to_owned()
-        };
-        BrokerProcess {
-            http: field("http="),
-            stomp: field("stomp="),
-            child,
-        }
-    }
-}
-
-impl BrokerProcess {
-    /// `herald serve` configured by `env` (`HERALD_*` variables over the
-    /// loopback defaults of [`BrokerProcess::spawn`]), with its log in
-    /// `log` instead of the test's stderr: for several nodes of a cluster
-    /// in one test, each with a log of its own to read when it fails.
-    pub fn spawn_logged(data: &Path, env: &[(String, String)], log: &Path) -> BrokerProcess {
-        let log_file = std::fs::File::create(log).expect("create the node's log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_herald"));
-        command
-            .arg("serve")
-            .env("HERALD_SERVER__HTTP_LISTEN", "127.0.0.1:0")
-            .env("HERALD_SERVER__STOMP_LISTEN", "127.0.0.1:0")
-            .env("HERALD_SERVER__DATA_DIR", data)
-            .env("HERALD_LOG__FILTER", "warn")
-            .envs(env.iter().map(|(name, value)| (name, value)))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file);
-        let mut child = command.spawn().expect("herald starts");
-        let stdout = child.stdout.take().unwrap();
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listening line");
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|word| word.strip_prefix(name))
-                .unwrap_or_else(|| {
-                    let log = std::fs::read_to_string(log).unwrap_or_default();
-                    panic!("herald did not start (no {name} in {line:?}); its log:\n{log}")
-                })
-                .to_owned()
-        };
-        BrokerProcess {
-            http: field("http="),
-            stomp: field("stomp="),
-            child,
-        }
     }
 }
