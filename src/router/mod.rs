@@ -149,14 +149,7 @@ impl Router {
         self.acl
             .check(&principal.username, destination, Access::Send)
             .map_err(RouteError::Forbidden)?;
-        let message = Arc::new(Message {
-            destination: destination.into(),
-            message_id: self.ids.next(),
-            headers,
-            body,
-            mentions: Vec::new(),
-            logged: false,
-        });
+        let message = self.new_message(destination, headers, body);
         match parsed {
             Destination::Topic(name) => {
                 self.topics.publish(&name, &message);
@@ -204,14 +197,7 @@ impl Router {
                 refused = Some(RouteError::Forbidden(rule));
                 break;
             }
-            let message = Arc::new(Message {
-                destination: destination.into(),
-                message_id: self.ids.next(),
-                headers,
-                body,
-                mentions: Vec::new(),
-                logged: false,
-            });
+            let message = self.new_message(&destination, headers, body);
             let queue = self.queue(&name);
             writes.push(async move {
                 let kept = queue.keep(&message, stored_headers(&message)).await;
@@ -235,9 +221,21 @@ impl Router {
         results
     }
 
+    /// A `/topic` or `/queue` message with a fresh id.
+    fn new_message(&self, destination: &str, headers: Headers, body: Bytes) -> Arc<Message> {
+        Arc::new(Message {
+            destination: destination.into(),
+            message_id: self.ids.next(),
+            headers,
+            body,
+            mentions: Vec::new(),
+            logged: false,
+        })
+    }
+
     /// Checks a SEND's destination and access without sending, for SENDs
     /// held in a transaction (so a refusal comes at SEND, not at COMMIT).
-    pub fn check_send(&self, principal: &Principal, destination: &str) -> Result<(), RouteError> {
+    fn check_send(&self, principal: &Principal, destination: &str) -> Result<(), RouteError> {
         let parsed = Destination::parse(destination)?;
         if chat_channel(&parsed)?.is_none() {
             self.acl
